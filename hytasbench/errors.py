@@ -1,0 +1,93 @@
+"""Typed errors: every one says what was wrong and what is allowed.
+
+Each class also derives from the builtin a caller would naturally catch (ValueError,
+KeyError, FileNotFoundError), so generic handlers keep working.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+
+class HytasError(Exception):
+    """Base class of every error the library raises on purpose."""
+
+
+def _allowed(values: Optional[Iterable]) -> str:
+    if values is None:
+        return ""
+    return "; allowed: " + ", ".join(str(v) for v in values)
+
+
+class InvalidArchitectureError(HytasError, ValueError):
+    """An architecture that cannot be parsed or lies outside the search space."""
+
+    def __init__(self, message: str, field: Optional[str] = None, allowed: Optional[Iterable] = None):
+        self.field = field
+        self.allowed = None if allowed is None else list(allowed)
+        where = f"{field}: " if field else ""
+        super().__init__(f"invalid architecture: {where}{message}{_allowed(self.allowed)}")
+
+
+class UnknownDatasetError(HytasError, KeyError):
+    """A dataset name that is not one of the five (or their aliases)."""
+
+    def __init__(self, name: object, allowed: Iterable[str]):
+        self.name = name
+        self.allowed = list(allowed)
+        super().__init__(f"unknown dataset {name!r}{_allowed(self.allowed)}")
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]
+
+
+class ArchitectureNotInTableError(HytasError, KeyError):
+    """A valid architecture that the loaded table does not hold."""
+
+    def __init__(self, arch: object, dataset: str, source: str, hint: str = ""):
+        self.arch, self.dataset, self.source = arch, dataset, source
+        msg = f"architecture {arch} is not in the {source!r} table for {dataset!r}"
+        super().__init__(msg + (f" ({hint})" if hint else ""))
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class UnknownFieldError(HytasError, KeyError):
+    """A metric, cost, proxy or column name that the table does not have."""
+
+    def __init__(self, name: object, allowed: Iterable[str], kind: str = "field"):
+        self.name = name
+        self.allowed = list(allowed)
+        super().__init__(f"unknown {kind} {name!r}{_allowed(self.allowed)}")
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class UnknownSourceError(HytasError, KeyError):
+    """A table source that is not loaded or does not exist."""
+
+    def __init__(self, name: object, allowed: Iterable[str], hint: str = ""):
+        self.name = name
+        self.allowed = list(allowed)
+        msg = f"unknown or unavailable table source {name!r}{_allowed(self.allowed)}"
+        super().__init__(msg + (f". {hint}" if hint else ""))
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class TableError(HytasError, ValueError):
+    """A table file that is missing, corrupt, truncated or of the wrong schema."""
+
+    def __init__(self, path: object, problem: str):
+        self.path = str(path)
+        super().__init__(f"{path}: {problem}")
+
+
+class DownloadError(HytasError, ConnectionError):
+    """A download that failed (offline, HTTP error, checksum mismatch)."""
+
+
+class DatasetFilesError(HytasError, FileNotFoundError):
+    """Dataset files that are missing or wrong; the message says which files go where."""

@@ -1,0 +1,305 @@
+"""The HyTAS search space, its architectures, the HyTAS-2000 sample and search helpers.
+
+Torch-free: this module is on the query path.
+"""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+
+from .errors import InvalidArchitectureError
+
+DEPTHS: Tuple[int, ...] = (4, 5, 6, 7, 8, 9, 10)
+EMBED_DIMS: Tuple[int, ...] = (32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 240)
+NUM_HEADS: Tuple[int, ...] = (3, 4, 5, 6)
+MLP_RATIOS: Tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+HYTAS_2000_SIZE = 2000
+HYTAS_2000_SEED = 0
+
+_STR_RE = re.compile(r"^e(\d+)-h(\d+)-r(\d+)$")
+
+
+@dataclass(frozen=True)
+class Arch:
+    """One architecture: a single embedding width and per-layer heads and MLP ratios.
+
+    The canonical string is ``e<embed>-h<heads digits>-r<ratio digits>``, e.g.
+    ``e48-h466533-r451343`` (depth 6, one digit per layer); ``str(arch)`` gives it and
+    :func:`parse` reads it back.
+    """
+
+    embed_dim: int
+    num_heads: Tuple[int, ...]
+    mlp_ratio: Tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "num_heads", tuple(self.num_heads))
+        object.__setattr__(self, "mlp_ratio", tuple(self.mlp_ratio))
+        validate(self)
+
+    @property
+    def depth(self) -> int:
+        return len(self.num_heads)
+
+    @property
+    def id(self) -> Optional[int]:
+        """HyTAS-2000 id (1-based) or None when the architecture is outside that sample."""
+        return _hytas2000_index().get(self)
+
+    def to_str(self) -> str:
+        return f"e{self.embed_dim}-h{''.join(map(str, self.num_heads))}-r{''.join(map(str, self.mlp_ratio))}"
+
+    __str__ = to_str
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"depth": self.depth, "embed_dim": self.embed_dim,
+                "num_heads": list(self.num_heads), "mlp_ratio": list(self.mlp_ratio)}
+
+
+ArchLike = Union[Arch, int, str, Mapping[str, Any]]
+
+
+def validate(arch: Arch) -> None:
+    """Raise InvalidArchitectureError naming the first field outside the space."""
+    _check_int("embed_dim", arch.embed_dim, EMBED_DIMS)
+    if len(arch.num_heads) not in DEPTHS:
+        raise InvalidArchitectureError(f"depth {len(arch.num_heads)} (length of num_heads)", "depth", DEPTHS)
+    if len(arch.mlp_ratio) != len(arch.num_heads):
+        raise InvalidArchitectureError(
+            f"mlp_ratio has {len(arch.mlp_ratio)} entries but num_heads has {len(arch.num_heads)}; "
+            "both need one entry per layer", "mlp_ratio")
+    for i, h in enumerate(arch.num_heads):
+        _check_int(f"num_heads[{i}]", h, NUM_HEADS)
+    for i, r in enumerate(arch.mlp_ratio):
+        _check_int(f"mlp_ratio[{i}]", r, MLP_RATIOS)
+
+
+def _check_int(field: str, value: Any, allowed: Sequence[int]) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
+        raise InvalidArchitectureError(f"{value!r} is not allowed", field, allowed)
+
+
+def _as_int(field: str, value: Any) -> int:
+    """Accept ints and integral floats/strings (YAML and CSV give those); reject the rest."""
+    if isinstance(value, bool):
+        raise InvalidArchitectureError(f"{value!r} is not an integer", field)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    try:  # numpy integers
+        import numpy as np
+        if isinstance(value, np.integer):
+            return int(value)
+    except ImportError:  # pragma: no cover - numpy is a core dependency
+        pass
+    raise InvalidArchitectureError(f"{value!r} is not an integer", field)
+
+
+def _as_int_list(field: str, value: Any) -> List[int]:
+    if isinstance(value, str):
+        value = [v for v in re.split(r"[\s,\[\]]+", value) if v]
+    if not isinstance(value, (list, tuple)) and not hasattr(value, "tolist"):
+        raise InvalidArchitectureError(f"{value!r} is not a list of integers", field)
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    return [_as_int(f"{field}[{i}]", v) for i, v in enumerate(value)]
+
+
+_KEYS = {
+    "depth": ("depth", "layer_num", "DEPTH"),
+    "embed_dim": ("embed_dim", "EMBED_DIM"),
+    "num_heads": ("num_heads", "NUM_HEADS"),
+    "mlp_ratio": ("mlp_ratio", "MLP_RATIO"),
+}
+_ALL_KEYS = {k for keys in _KEYS.values() for k in keys}
+
+
+def _from_mapping(d: Mapping[str, Any]) -> Arch:
+    if "RETRAIN" in d and isinstance(d["RETRAIN"], Mapping):  # the authors' YAML layout
+        d = d["RETRAIN"]
+    unknown = [k for k in d if k not in _ALL_KEYS]
+    if unknown:
+        raise InvalidArchitectureError(f"unknown key(s) {unknown}", "dict", sorted(_KEYS))
+    got: Dict[str, Any] = {}
+    for name, keys in _KEYS.items():
+        present = [k for k in keys if k in d]
+        if len(present) > 1:
+            raise InvalidArchitectureError(f"given twice as {present}", name)
+        if present:
+            got[name] = d[present[0]]
+    for name in ("embed_dim", "num_heads", "mlp_ratio"):
+        if name not in got:
+            raise InvalidArchitectureError("missing", name, sorted(_KEYS))
+    embed = got["embed_dim"]
+    if isinstance(embed, (list, tuple, str)) and not (isinstance(embed, str) and embed.strip().isdigit()):
+        widths = set(_as_int_list("embed_dim", embed))  # upstream CSVs repeat it per layer
+        if len(widths) != 1:
+            raise InvalidArchitectureError(f"per-layer widths {sorted(widths)} differ; the space has one width",
+                                           "embed_dim", EMBED_DIMS)
+        embed = widths.pop()
+    arch = Arch(_as_int("embed_dim", embed), tuple(_as_int_list("num_heads", got["num_heads"])),
+                tuple(_as_int_list("mlp_ratio", got["mlp_ratio"])))
+    if "depth" in got and _as_int("depth", got["depth"]) != arch.depth:
+        raise InvalidArchitectureError(
+            f"depth {got['depth']!r} disagrees with {arch.depth} layers in num_heads/mlp_ratio", "depth", DEPTHS)
+    return arch
+
+
+def parse(value: ArchLike) -> Arch:
+    """Turn an id (1..2000), canonical string, dict or Arch into an Arch, or raise."""
+    if isinstance(value, Arch):
+        return value
+    if isinstance(value, bool):
+        raise InvalidArchitectureError(f"{value!r} is neither an id, a string, a dict nor an Arch", "arch")
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return from_id(int(text))
+        m = _STR_RE.match(text)
+        if not m:
+            raise InvalidArchitectureError(
+                f"{value!r} is not a canonical architecture string such as 'e48-h466533-r451343' "
+                "(embed width, one head digit and one MLP-ratio digit per layer) nor an id 1..2000", "arch")
+        return Arch(int(m.group(1)), tuple(int(c) for c in m.group(2)), tuple(int(c) for c in m.group(3)))
+    if isinstance(value, Mapping):
+        return _from_mapping(value)
+    try:
+        ident = _as_int("arch", value)
+    except InvalidArchitectureError:
+        raise InvalidArchitectureError(
+            f"{value!r} of type {type(value).__name__} is neither an id, a string, a dict nor an Arch", "arch") from None
+    return from_id(ident)
+
+
+def from_id(ident: int) -> Arch:
+    """The HyTAS-2000 architecture with this 1-based id (the authors' configspace-hyper2-<id>)."""
+    archs = hytas2000()
+    if not 1 <= ident <= len(archs):
+        raise InvalidArchitectureError(f"id {ident} is outside the HyTAS-2000 sample", "id", [f"1..{len(archs)}"])
+    return archs[ident - 1]
+
+
+def sample(rng: random.Random) -> Arch:
+    """One uniform draw in the authors' order: depth, ratios, heads, then width."""
+    depth = rng.choice(DEPTHS)
+    ratios = [rng.choice(MLP_RATIOS) for _ in range(depth)]
+    heads = [rng.choice(NUM_HEADS) for _ in range(depth)]
+    return Arch(rng.choice(EMBED_DIMS), tuple(heads), tuple(ratios))
+
+
+@lru_cache(maxsize=None)
+def hytas2000(n: int = HYTAS_2000_SIZE, seed: int = HYTAS_2000_SEED) -> Tuple[Arch, ...]:
+    """The benchmark's sample: seeded Python ``random``, duplicates skipped; index i is id i+1."""
+    rng = random.Random(seed)
+    seen: Dict[Arch, None] = {}
+    while len(seen) < n:
+        seen.setdefault(sample(rng), None)
+    return tuple(seen)
+
+
+@lru_cache(maxsize=1)
+def _hytas2000_index() -> Dict[Arch, int]:
+    return {a: i + 1 for i, a in enumerate(hytas2000())}
+
+
+def space_size() -> int:
+    """Number of architectures in the space (about 7.9e14)."""
+    per_layer = len(NUM_HEADS) * len(MLP_RATIOS)
+    return len(EMBED_DIMS) * sum(per_layer ** d for d in DEPTHS)
+
+
+# ---- search helpers -------------------------------------------------------------------------
+
+def neighbours(arch: ArchLike) -> Iterator[Arch]:
+    """Every architecture one edit away: one layer's heads or ratio, the width, or depth +/- 1.
+
+    Depth changes drop the last layer or append a copy of it, so the rest is kept.
+    """
+    a = parse(arch)
+    for e in EMBED_DIMS:
+        if e != a.embed_dim:
+            yield Arch(e, a.num_heads, a.mlp_ratio)
+    for i in range(a.depth):
+        for h in NUM_HEADS:
+            if h != a.num_heads[i]:
+                yield Arch(a.embed_dim, a.num_heads[:i] + (h,) + a.num_heads[i + 1:], a.mlp_ratio)
+        for r in MLP_RATIOS:
+            if r != a.mlp_ratio[i]:
+                yield Arch(a.embed_dim, a.num_heads, a.mlp_ratio[:i] + (r,) + a.mlp_ratio[i + 1:])
+    if a.depth - 1 in DEPTHS:
+        yield Arch(a.embed_dim, a.num_heads[:-1], a.mlp_ratio[:-1])
+    if a.depth + 1 in DEPTHS:
+        yield Arch(a.embed_dim, a.num_heads + a.num_heads[-1:], a.mlp_ratio + a.mlp_ratio[-1:])
+
+
+def mutate(arch: ArchLike, rng: random.Random) -> Arch:
+    """A uniformly random neighbour (one edit); appended layers get random heads and ratio."""
+    a = parse(arch)
+    kinds = ["embed", "heads", "ratio"] + [k for k, d in (("shrink", a.depth - 1), ("grow", a.depth + 1))
+                                            if d in DEPTHS]
+    kind = rng.choice(kinds)
+    if kind == "embed":
+        return Arch(rng.choice([e for e in EMBED_DIMS if e != a.embed_dim]), a.num_heads, a.mlp_ratio)
+    if kind == "shrink":
+        return Arch(a.embed_dim, a.num_heads[:-1], a.mlp_ratio[:-1])
+    if kind == "grow":
+        return Arch(a.embed_dim, a.num_heads + (rng.choice(NUM_HEADS),), a.mlp_ratio + (rng.choice(MLP_RATIOS),))
+    i = rng.randrange(a.depth)
+    if kind == "heads":
+        h = rng.choice([v for v in NUM_HEADS if v != a.num_heads[i]])
+        return Arch(a.embed_dim, a.num_heads[:i] + (h,) + a.num_heads[i + 1:], a.mlp_ratio)
+    r = rng.choice([v for v in MLP_RATIOS if v != a.mlp_ratio[i]])
+    return Arch(a.embed_dim, a.num_heads, a.mlp_ratio[:i] + (r,) + a.mlp_ratio[i + 1:])
+
+
+def distance(a: ArchLike, b: ArchLike) -> float:
+    """Edit-style distance used to map arbitrary architectures onto tabulated ones.
+
+    Width steps (index distance in EMBED_DIMS) + per-layer head and ratio mismatches over the
+    common layers + 2 per missing/extra layer. Zero iff the architectures are equal.
+    """
+    x, y = parse(a), parse(b)
+    d = abs(EMBED_DIMS.index(x.embed_dim) - EMBED_DIMS.index(y.embed_dim))
+    common = min(x.depth, y.depth)
+    d += sum(x.num_heads[i] != y.num_heads[i] for i in range(common))
+    d += sum(x.mlp_ratio[i] != y.mlp_ratio[i] for i in range(common))
+    return float(d + 2 * abs(x.depth - y.depth))
+
+
+def to_configspace(seed: Optional[int] = None):
+    """The space as a ConfigSpace object (extra ``configspace``).
+
+    Per-layer hyperparameters ``num_heads_<i>``/``mlp_ratio_<i>`` are active only when
+    ``depth > i``; :func:`from_configuration` maps a sampled configuration back to an Arch.
+    """
+    try:
+        import ConfigSpace as CS
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("to_configspace needs the 'configspace' extra: pip install 'hytasbench[configspace]'") from exc
+    cs = CS.ConfigurationSpace(seed=seed)
+    depth = CS.OrdinalHyperparameter("depth", list(DEPTHS))
+    embed = CS.OrdinalHyperparameter("embed_dim", list(EMBED_DIMS))
+    cs.add([depth, embed])
+    for i in range(max(DEPTHS)):
+        hp_h = CS.OrdinalHyperparameter(f"num_heads_{i}", list(NUM_HEADS))
+        hp_r = CS.OrdinalHyperparameter(f"mlp_ratio_{i}", list(MLP_RATIOS))
+        cs.add([hp_h, hp_r])
+        if i >= min(DEPTHS):
+            allowed = [d for d in DEPTHS if d > i]
+            cs.add([CS.InCondition(hp_h, depth, allowed), CS.InCondition(hp_r, depth, allowed)])
+    return cs
+
+
+def from_configuration(config: Mapping[str, Any]) -> Arch:
+    """Inverse of the ConfigSpace encoding."""
+    d = dict(config)
+    depth = _as_int("depth", d.get("depth"))
+    return Arch(_as_int("embed_dim", d.get("embed_dim")),
+                tuple(_as_int(f"num_heads_{i}", d.get(f"num_heads_{i}")) for i in range(depth)),
+                tuple(_as_int(f"mlp_ratio_{i}", d.get(f"mlp_ratio_{i}")) for i in range(depth)))
