@@ -1,0 +1,67 @@
+"""Column names and conventions of the tables (docs/table_format.md is the prose version).
+
+One row per (architecture, dataset, source, run). Columns are grouped by prefix:
+architecture columns, ``metric_*``, ``cost_*``, ``proxy_*`` and provenance. A proxy column is
+``proxy_<name>`` or ``proxy_<name>__<variant>``; variants ``nosign``, ``attn``, ``mlp``,
+``attn_nosign``, ``mlp_nosign``, ``attn_log``, ``mlp_log`` are scores, ``layers`` is the per-layer
+score list and ``seconds`` the compute time.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+
+ARCH_COLUMNS: Tuple[str, ...] = ("arch", "arch_id", "depth", "embed_dim", "num_heads", "mlp_ratio")
+PROVENANCE_COLUMNS: Tuple[str, ...] = ("dataset", "source", "protocol", "run", "seed", "device",
+                                      "library_version", "absent_reason")
+KEY_COLUMNS: Tuple[str, ...] = ("arch", "dataset", "source", "run")
+
+METRICS: Dict[str, str] = {
+    "oa": "overall accuracy on the whole test set after the last epoch (fraction)",
+    "aa": "average per-class accuracy (fraction)",
+    "kappa": "Cohen's kappa",
+    "oa_best": "best OA over the periodic evaluations (fraction)",
+    "class_acc": "per-class test accuracy, classes in the paper's order (list of fractions)",
+    "train_seconds": "training wall time in seconds",
+}
+COSTS: Dict[str, str] = {
+    "params": "trainable parameters of the subnet for this dataset",
+    "flops": "FLOPs of one forward pass of one sample",
+    "model_size": "upstream 'm_size' column, as published (unit not documented upstream)",
+}
+SCORE_VARIANTS: Tuple[str, ...] = ("nosign", "attn", "mlp", "attn_nosign", "mlp_nosign", "attn_log", "mlp_log")
+EXTRA_VARIANTS: Tuple[str, ...] = ("layers", "seconds")
+
+# +1: higher raw score predicts higher accuracy; -1: lower does (GraSP's raw value).
+ORIENTATION: Dict[str, int] = {
+    "grad_norm": 1, "snip": 1, "grasp": -1, "synflow": 1, "logsynflow": 1, "dss": 1, "fisher": 1,
+    "jacob_cov": 1, "naswot": 1, "zico": 1, "zico_pp": 1, "croze": 1, "tcet": 1, "params": 1, "flops": 1,
+}
+
+
+def metric_column(name: str) -> str:
+    return f"metric_{name}"
+
+
+def cost_column(name: str) -> str:
+    return f"cost_{name}"
+
+
+def proxy_column(name: str, variant: Optional[str] = None) -> str:
+    return f"proxy_{name}" if not variant else f"proxy_{name}__{variant}"
+
+
+def split_proxy_column(column: str) -> Tuple[str, Optional[str]]:
+    """``proxy_dss__attn`` -> ("dss", "attn"); ``proxy_snip`` -> ("snip", None)."""
+    if not column.startswith("proxy_"):
+        raise ValueError(f"{column!r} is not a proxy column")
+    name, _, variant = column[len("proxy_"):].partition("__")
+    return name, (variant or None)
+
+
+def orientation(proxy: str) -> int:
+    """Sign that makes a proxy (or its variants) 'higher is better'; unknown proxies count as +1."""
+    base = proxy[len("proxy_"):] if proxy.startswith("proxy_") else proxy
+    return ORIENTATION.get(base.partition("__")[0], 1)

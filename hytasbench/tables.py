@@ -1,0 +1,169 @@
+"""The on-disk table format: one Parquet file per dataset plus a manifest with checksums.
+
+A table set is a folder holding ``manifest.json`` and ``<dataset>-<sha12>.parquet`` files.
+Data files are content-addressed and the manifest is replaced atomically last, so a crash at any
+moment leaves either the old or the new set, never a mix. Reading verifies every checksum before
+anything is returned: a corrupt or truncated file raises TableError naming it, and nothing is
+half-loaded. Torch- and pandas-free (pandas is only needed to hand in DataFrames).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, Mapping, Optional
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import TableError
+from .schema import KEY_COLUMNS, MANIFEST, SCHEMA_VERSION
+
+SUPPORTED_SCHEMAS = (1,)
+
+
+def sha256_file(path: os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder, fsync, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass
+class TableSet:
+    """A verified table set: its manifest and one Arrow table per dataset."""
+
+    path: Path
+    manifest: Dict[str, Any]
+    tables: Dict[str, pa.Table] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        return self.manifest["source"]
+
+    def absent(self, dataset: str) -> Dict[str, str]:
+        """Column -> reason for columns this source lacks for a dataset."""
+        return dict(self.manifest.get("absent", {}).get(dataset, {}))
+
+
+def _to_arrow(data: Any) -> pa.Table:
+    if isinstance(data, pa.Table):
+        return data
+    return pa.Table.from_pandas(data, preserve_index=False)
+
+
+def write_table_set(path: os.PathLike, tables: Mapping[str, Any], *, source: str, protocol: str,
+                    description: str, build: Optional[Mapping[str, Any]] = None,
+                    absent: Optional[Mapping[str, Mapping[str, str]]] = None,
+                    notes: Iterable[str] = (), extra: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """Write ``{dataset: DataFrame | pyarrow.Table}`` as a table set and return its manifest."""
+    from . import __version__
+
+    root = Path(path)
+    root.mkdir(parents=True, exist_ok=True)
+    files: Dict[str, Any] = {}
+    for dataset, data in tables.items():
+        table = _to_arrow(data)
+        missing = [c for c in KEY_COLUMNS if c not in table.column_names]
+        if missing:
+            raise TableError(dataset, f"table lacks the key columns {missing}")
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        blob = sink.getvalue().to_pybytes()
+        digest = hashlib.sha256(blob).hexdigest()
+        name = f"{dataset}-{digest[:12]}.parquet"
+        atomic_write_bytes(root / name, blob)
+        files[name] = {"dataset": dataset, "sha256": digest, "bytes": len(blob), "rows": table.num_rows,
+                       "columns": table.column_names}
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "source": source,
+        "protocol": protocol,
+        "description": description,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "library_version": __version__,
+        "build": dict(build or {}),
+        "files": files,
+        "absent": {k: dict(v) for k, v in (absent or {}).items()},
+        "notes": list(notes),
+        **dict(extra or {}),
+    }
+    previous = _referenced_files(root)
+    atomic_write_bytes(root / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False).encode())
+    for stale in previous - set(files):
+        try:
+            (root / stale).unlink()
+        except FileNotFoundError:
+            pass
+    return manifest
+
+
+def _referenced_files(root: Path) -> set:
+    try:
+        return set(json.loads((root / MANIFEST).read_text()).get("files", {}))
+    except (OSError, ValueError, AttributeError):
+        return set()
+
+
+def read_manifest(path: os.PathLike) -> Dict[str, Any]:
+    mpath = Path(path) / MANIFEST
+    if not mpath.is_file():
+        raise TableError(mpath, "missing: not a hytasbench table set (expected manifest.json and Parquet files)")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except (OSError, ValueError) as exc:
+        raise TableError(mpath, f"unreadable or not JSON ({exc})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict) or "source" not in manifest:
+        raise TableError(mpath, "not a table manifest (needs 'source' and 'files')")
+    version = manifest.get("schema_version")
+    if version not in SUPPORTED_SCHEMAS:
+        raise TableError(mpath, f"schema_version {version!r} is not supported; this library reads {SUPPORTED_SCHEMAS}")
+    return manifest
+
+
+def read_table_set(path: os.PathLike, verify: bool = True) -> TableSet:
+    """Load and verify a table set; raise TableError naming the first bad file."""
+    root = Path(path)
+    manifest = read_manifest(root)
+    tables: Dict[str, pa.Table] = {}
+    for name, meta in manifest["files"].items():
+        fpath = root / name
+        if not fpath.is_file():
+            raise TableError(fpath, "listed in the manifest but missing")
+        if verify:
+            digest = sha256_file(fpath)
+            if digest != meta.get("sha256"):
+                raise TableError(fpath, f"checksum mismatch (sha256 {digest[:16]}..., manifest says "
+                                        f"{str(meta.get('sha256'))[:16]}...): the file is corrupt or truncated")
+        try:
+            table = pq.read_table(fpath)
+        except Exception as exc:  # pyarrow raises several types for damaged files
+            raise TableError(fpath, f"not a readable Parquet file ({exc})") from None
+        if table.num_rows != meta.get("rows", table.num_rows):
+            raise TableError(fpath, f"{table.num_rows} rows, manifest says {meta.get('rows')}")
+        missing = [c for c in KEY_COLUMNS if c not in table.column_names]
+        if missing:
+            raise TableError(fpath, f"lacks the key columns {missing}")
+        tables[meta["dataset"]] = table
+    return TableSet(root, manifest, tables)
