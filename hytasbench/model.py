@@ -1,0 +1,268 @@
+"""The standalone HyTAS subnet: a SpectralFormer-style transformer built from one architecture.
+
+Layout (DESIGN 4): a shared linear patch embedding per band token, a class token and a learned
+position embedding, ``depth`` pre-norm blocks (multi-head self-attention and a GELU MLP, both
+residual with stochastic depth), cross-layer adaptive fusion (CAF) from block 2 on, and a head
+(LayerNorm + Linear) on the class token.
+
+FLOP convention (:func:`count_flops`): forward pass of one sample; a multiply-accumulate of a
+Linear, of the attention matmuls (Q.K^T and A.V) or of a CAF fusion counts as 2 FLOPs; bias adds,
+LayerNorm, softmax, GELU, residual adds and stochastic depth are not counted. This is the
+convention of ``torch.utils.flop_counter``, which the tests check it against.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .space import Arch, ArchLike, parse
+
+#: Stochastic depth grows linearly over this many block positions (the supernet's 10 layers).
+DROP_PATH_POSITIONS = 10
+#: SpectralFormer's hand-made configuration (Hong et al. 2022) for Indian Pines and friends.
+SPECTRALFORMER_EMBED, SPECTRALFORMER_DEPTH, SPECTRALFORMER_HEADS, SPECTRALFORMER_HIDDEN = 64, 5, 4, 8
+SPATIAL_PATCH = 7
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that fixes a subnet's shapes; the analytic counts are functions of it."""
+
+    embed_dim: int
+    num_heads: Tuple[int, ...]
+    mlp_hidden: Tuple[int, ...]
+    bands: int
+    num_classes: int
+    band_patch: int
+    qkv_bias: bool = True
+
+    @property
+    def depth(self) -> int:
+        return len(self.num_heads)
+
+    @property
+    def tokens(self) -> int:
+        return self.bands + 1
+
+    @property
+    def patch_dim(self) -> int:
+        return SPATIAL_PATCH * SPATIAL_PATCH * self.band_patch
+
+    def inner_dim(self, i: int) -> int:
+        """Width of block i's attention: heads of size embed_dim // heads (may be < embed_dim)."""
+        return self.num_heads[i] * (self.embed_dim // self.num_heads[i])
+
+
+def config_for(arch: ArchLike, bands: int, num_classes: int, band_patch: int) -> ModelConfig:
+    a = parse(arch)
+    return ModelConfig(a.embed_dim, a.num_heads, tuple(int(a.embed_dim * r) for r in a.mlp_ratio),
+                       bands, num_classes, band_patch)
+
+
+def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Stochastic depth: drop a residual branch per sample, rescale the kept ones (no in-place)."""
+    if p == 0.0 or not training:
+        return x
+    keep = 1.0 - p
+    mask = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device).bernoulli_(keep)
+    return x * mask / keep
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention; ``fused`` picks scaled_dot_product_attention (fast, but its CPU and
+    flash kernels have no double backward) over the explicit softmax(QK^T)V form (GraSP-safe)."""
+
+    def __init__(self, dim: int, heads: int, qkv_bias: bool = True):
+        super().__init__()
+        self.heads, self.head_dim = heads, dim // heads
+        inner = heads * self.head_dim
+        self.qkv = nn.Linear(dim, 3 * inner, bias=qkv_bias)
+        self.proj = nn.Linear(inner, dim)
+        self.fused = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        if self.fused:
+            out = F.scaled_dot_product_attention(q, k, v)
+        else:
+            attn = torch.softmax((q * self.head_dim ** -0.5) @ k.transpose(-2, -1), dim=-1)
+            out = attn @ v
+        return self.proj(out.transpose(1, 2).reshape(b, n, self.heads * self.head_dim))
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, dim: int, heads: int, hidden: int, drop_path: float, qkv_bias: bool = True):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = Attention(dim, heads, qkv_bias)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, hidden)
+        self.drop_path = drop_path
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + drop_path(self.attn(self.norm1(x)), self.drop_path, self.training)
+        return x + drop_path(self.mlp(self.norm2(x)), self.drop_path, self.training)
+
+
+class CAF(nn.Module):
+    """Cross-layer adaptive fusion: SpectralFormer's Conv2d(tokens, tokens, kernel (1,2)) over the
+    stacked pair (current input, input two blocks back), evaluated as two matmuls (about twice
+    as fast as the convolution on CPU). Parameters have the Conv2d's shapes and default init."""
+
+    def __init__(self, tokens: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(tokens, tokens, 1, 2))
+        self.bias = nn.Parameter(torch.empty(tokens))
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        bound = 1.0 / math.sqrt(2 * tokens)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor, earlier: torch.Tensor) -> torch.Tensor:
+        return self.weight[:, :, 0, 0] @ x + self.weight[:, :, 0, 1] @ earlier + self.bias[:, None]
+
+
+class SubNet(nn.Module):
+    """One subnet; forward takes (B, bands, 49*band_patch) tokens and returns (B, classes) logits."""
+
+    def __init__(self, config: ModelConfig, drop_path: float = 0.1, arch: Optional[Arch] = None):
+        super().__init__()
+        c = config
+        self.config, self.arch = c, arch
+        self.patch_embed = nn.Linear(c.patch_dim, c.embed_dim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, c.embed_dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, c.tokens, c.embed_dim))
+        rates = [drop_path * i / (DROP_PATH_POSITIONS - 1) for i in range(DROP_PATH_POSITIONS)]
+        self.blocks = nn.ModuleList(Block(c.embed_dim, c.num_heads[i], c.mlp_hidden[i], rates[i], c.qkv_bias)
+                                    for i in range(c.depth))
+        self.fusions = nn.ModuleList(CAF(c.tokens) for _ in range(max(c.depth - 2, 0)))
+        self.norm = nn.LayerNorm(c.embed_dim)
+        self.head = nn.Linear(c.embed_dim, c.num_classes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        nn.init.trunc_normal_(self.cls_token, std=0.02)
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def set_fused_attention(self, fused: bool) -> "SubNet":
+        """Use the fused attention kernel (training) or the double-backward-safe form (default)."""
+        for blk in self.blocks:
+            blk.attn.fused = fused
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(x)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        inputs: List[torch.Tensor] = []
+        for i, blk in enumerate(self.blocks):
+            inputs.append(x)  # the unfused input, as upstream
+            if i >= 2:
+                x = self.fusions[i - 2](x, inputs[i - 2])
+            x = blk(x)
+        return self.head(self.norm(x[:, 0]))
+
+
+def build_model(arch: ArchLike, bands: int, num_classes: int, band_patch: int, drop_path: float = 0.1) -> SubNet:
+    """The subnet of an architecture of the space (id, string, dict or Arch), freshly initialised."""
+    a = parse(arch)
+    return SubNet(config_for(a, bands, num_classes, band_patch), drop_path, a)
+
+
+def build_model_for(arch: ArchLike, dataset: str, drop_path: float = 0.1) -> SubNet:
+    from .datasets import get_spec
+    s = get_spec(dataset)
+    return build_model(arch, s.bands, s.num_classes, s.band_patch, drop_path)
+
+
+def spectralformer_config(bands: int, num_classes: int, band_patch: int) -> ModelConfig:
+    """SpectralFormer's own configuration: embed 64, depth 5, 4 heads of 16, MLP hidden 8, and
+    (as in its code) no bias on the qkv projection. Not a member of the space (hidden 8 = ratio 1/8)."""
+    return ModelConfig(SPECTRALFORMER_EMBED, (SPECTRALFORMER_HEADS,) * SPECTRALFORMER_DEPTH,
+                       (SPECTRALFORMER_HIDDEN,) * SPECTRALFORMER_DEPTH, bands, num_classes, band_patch,
+                       qkv_bias=False)
+
+
+def spectralformer_reference(bands: int, num_classes: int, band_patch: int, drop_path: float = 0.1) -> SubNet:
+    return SubNet(spectralformer_config(bands, num_classes, band_patch), drop_path)
+
+
+def scored_layers(model: SubNet) -> List[Tuple[str, nn.Linear, str]]:
+    """The Linear layers the zero-cost proxies score, in forward order, with their kind:
+    'embed' (patch_embed), 'attn' (qkv, proj), 'mlp' (fc1, fc2), 'head'."""
+    out: List[Tuple[str, nn.Linear, str]] = [("patch_embed", model.patch_embed, "embed")]
+    for i, blk in enumerate(model.blocks):
+        out += [(f"blocks.{i}.attn.qkv", blk.attn.qkv, "attn"), (f"blocks.{i}.attn.proj", blk.attn.proj, "attn"),
+                (f"blocks.{i}.mlp.fc1", blk.mlp.fc1, "mlp"), (f"blocks.{i}.mlp.fc2", blk.mlp.fc2, "mlp")]
+    out.append(("head", model.head, "head"))
+    return out
+
+
+def count_params(model: nn.Module) -> int:
+    """Exact number of parameters of a built model."""
+    return sum(p.numel() for p in model.parameters())
+
+
+ConfigLike = Union[ArchLike, ModelConfig, SubNet]
+
+
+def _resolve(arch: ConfigLike, bands: Optional[int], num_classes: Optional[int],
+             band_patch: Optional[int]) -> ModelConfig:
+    if isinstance(arch, SubNet):
+        return arch.config
+    if isinstance(arch, ModelConfig):
+        return arch
+    if bands is None or num_classes is None or band_patch is None:
+        raise TypeError("bands, num_classes and band_patch are needed for an architecture")
+    return config_for(arch, bands, num_classes, band_patch)
+
+
+def analytic_params(arch: ConfigLike, bands: Optional[int] = None, num_classes: Optional[int] = None,
+                    band_patch: Optional[int] = None, fusion: bool = True) -> int:
+    """Parameter count from the shapes alone. ``fusion=False`` leaves out the CAF convolutions,
+    which is what the HyTAS authors' ``num_params_subnet`` column counts."""
+    c = _resolve(arch, bands, num_classes, band_patch)
+    e, n = c.embed_dim, c.tokens
+    total = c.patch_dim * e + e + e + n * e  # patch embed, class token, position embedding
+    for i in range(c.depth):
+        inner, hidden = c.inner_dim(i), c.mlp_hidden[i]
+        total += 2 * e + e * 3 * inner + (3 * inner if c.qkv_bias else 0) + inner * e + e  # norm1, attn
+        total += 2 * e + e * hidden + hidden + hidden * e + e  # norm2, mlp
+    total += 2 * e + e * c.num_classes + c.num_classes
+    if fusion:
+        total += max(c.depth - 2, 0) * (2 * n * n + n)
+    return total
+
+
+def count_flops(arch: ConfigLike, bands: Optional[int] = None, num_classes: Optional[int] = None,
+                band_patch: Optional[int] = None) -> int:
+    """Forward FLOPs of one sample (2 per multiply-accumulate; see the module docstring)."""
+    c = _resolve(arch, bands, num_classes, band_patch)
+    e, n = c.embed_dim, c.tokens
+    macs = c.bands * c.patch_dim * e
+    for i in range(c.depth):
+        inner, hidden = c.inner_dim(i), c.mlp_hidden[i]
+        macs += n * (e * 3 * inner + inner * e + 2 * e * hidden) + 2 * n * n * inner
+    macs += max(c.depth - 2, 0) * 2 * n * n * e
+    macs += e * c.num_classes
+    return 2 * macs
