@@ -91,3 +91,35 @@ class DownloadError(HytasError, ConnectionError):
 
 class DatasetFilesError(HytasError, FileNotFoundError):
     """Dataset files that are missing or wrong; the message says which files go where."""
+
+
+class DatasetFormatError(HytasError, ValueError):
+    """A dataset file that is present but holds the wrong thing (key, shape, label range)."""
+
+    def __init__(self, path: object, problem: str):
+        self.path = str(path)
+        super().__init__(f"{path}: {problem}")
+
+
+class UnknownAlgorithmError(HytasError, KeyError):
+    """A search-algorithm name that is not registered in ``hytasbench.nas``."""
+
+    def __init__(self, name: object, allowed: Iterable[str]):
+        self.name = name
+        self.allowed = list(allowed)
+        super().__init__(f"unknown search algorithm {name!r}{_allowed(self.allowed)}")
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class InvalidBudgetError(HytasError, ValueError):
+    """A search budget that is negative, zero, not a number, or not given at all."""
+
+
+class NoAccuracyError(HytasError, ValueError):
+    """A table with no trained accuracy for a dataset, so OA-based search cannot be simulated."""
+
+
+class MissingCostError(HytasError, ValueError):
+    """A simulated cost (training or proxy seconds) that the table does not record; pass it explicitly."""

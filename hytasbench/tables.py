@@ -43,6 +43,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; tables are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -68,9 +69,8 @@ class TableSet:
 
 
 def _to_arrow(data: Any) -> pa.Table:
-    if isinstance(data, pa.Table):
-        return data
-    return pa.Table.from_pandas(data, preserve_index=False)
+    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    return table.replace_schema_metadata(None)  # plain Arrow types: readable without pandas
 
 
 def write_table_set(path: os.PathLike, tables: Mapping[str, Any], *, source: str, protocol: str,
@@ -151,13 +151,14 @@ def read_table_set(path: os.PathLike, verify: bool = True) -> TableSet:
         fpath = root / name
         if not fpath.is_file():
             raise TableError(fpath, "listed in the manifest but missing")
+        blob = fpath.read_bytes()  # hash and parse the very same bytes
         if verify:
-            digest = sha256_file(fpath)
+            digest = hashlib.sha256(blob).hexdigest()
             if digest != meta.get("sha256"):
                 raise TableError(fpath, f"checksum mismatch (sha256 {digest[:16]}..., manifest says "
                                         f"{str(meta.get('sha256'))[:16]}...): the file is corrupt or truncated")
-        try:
-            table = pq.read_table(fpath)
+        try:  # without pandas metadata, so that reading never imports pandas
+            table = pq.ParquetFile(pa.BufferReader(blob)).read(use_pandas_metadata=False)
         except Exception as exc:  # pyarrow raises several types for damaged files
             raise TableError(fpath, f"not a readable Parquet file ({exc})") from None
         if table.num_rows != meta.get("rows", table.num_rows):

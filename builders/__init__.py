@@ -1,0 +1,1 @@
+"""Offline builders and importers, run as ``python -m builders.<name>``."""

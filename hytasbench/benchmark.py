@@ -1,0 +1,273 @@
+"""The query API: ``Benchmark().query(arch, dataset)`` over verified Parquet tables, torch-free."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
+
+from .cache import tables_dir
+from .datasets.specs import DATASETS, canonical_name
+from .errors import ArchitectureNotInTableError, InvalidArchitectureError, UnknownFieldError, UnknownSourceError
+from .record import Record
+from .space import Arch, ArchLike, parse
+from .tables import TableSet, read_table_set
+from .view import TableView
+
+SHIPPED = "hytasbench"
+REFERENCE = "hytas"
+ENV_TABLES = "HYTASBENCH_TABLES"
+DEFAULT_ORDER = (REFERENCE, SHIPPED)
+
+
+def shipped_tables_dir() -> Optional[Path]:
+    """The tables that ship with the package: $HYTASBENCH_TABLES, the source checkout, or the install."""
+    env = os.environ.get(ENV_TABLES)
+    candidates = [Path(env)] if env else []
+    candidates += [Path(__file__).resolve().parent.parent / "tables",
+                   Path(sys.prefix) / "share" / "hytasbench" / "tables"]
+    for c in candidates:
+        if (c / "manifest.json").is_file():
+            return c
+    return None
+
+
+def _locate(source: Union[str, os.PathLike]) -> Path:
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and os.sep in source):
+        return Path(source)
+    if source == SHIPPED:
+        path = shipped_tables_dir()
+        if path is None:
+            raise UnknownSourceError(source, DEFAULT_ORDER, "no shipped tables were found (tables/manifest.json)")
+        return path
+    if source == REFERENCE or (tables_dir(str(source)) / "manifest.json").is_file():
+        path = tables_dir(str(source))
+        if not (path / "manifest.json").is_file():
+            raise UnknownSourceError(source, DEFAULT_ORDER,
+                                     f"the HyTAS reference is not imported yet ({path} is empty): run "
+                                     "`python -m builders.import_hytas` (or `hytasbench import`)")
+        return path
+    if Path(source).is_dir():
+        return Path(source)
+    raise UnknownSourceError(source, DEFAULT_ORDER, "give a source name or the path of a table-set folder")
+
+
+class Benchmark:
+    """HyTAS as a tabular benchmark.
+
+    ``Benchmark()`` loads every available source: the imported authors' results (``"hytas"``,
+    in the cache) and the tables shipped in ``tables/`` (``"hytasbench"``); queries use the first
+    in that order unless ``source=`` says otherwise. ``Benchmark(source=...)`` loads just one
+    source (a name or a table-set folder); a list loads several in the given order.
+    """
+
+    def __init__(self, source: Union[None, str, os.PathLike, Sequence[Union[str, os.PathLike]]] = None,
+                 verify: bool = True):
+        self._sets: Dict[str, TableSet] = {}
+        self._views: Dict[tuple, TableView] = {}
+        self._ds_names: Dict[Any, str] = {}
+        if source is None:
+            for name in DEFAULT_ORDER:
+                try:
+                    self._add(_locate(name), verify)
+                except UnknownSourceError:
+                    continue
+            if not self._sets:
+                raise UnknownSourceError(None, DEFAULT_ORDER,
+                                         "no tables found: import the authors' results with "
+                                         "`python -m builders.import_hytas` or point HYTASBENCH_TABLES at a table set")
+        else:
+            for s in ([source] if isinstance(source, (str, os.PathLike)) else list(source)):
+                self._add(_locate(s), verify)
+        self.default_source = next(iter(self._sets))
+
+    def _add(self, path: Path, verify: bool) -> None:
+        ts = read_table_set(path, verify=verify)
+        name = ts.source
+        if name in self._sets:
+            raise UnknownSourceError(name, list(self._sets), f"two table sets both call themselves {name!r}")
+        self._sets[name] = ts
+
+    # -- what is loaded ---------------------------------------------------------------------------
+    @property
+    def sources(self) -> List[str]:
+        return list(self._sets)
+
+    def manifest(self, source: Optional[str] = None) -> Dict[str, Any]:
+        return self._set(source).manifest
+
+    def datasets(self, source: Optional[str] = None) -> List[str]:
+        return [d for d in DATASETS if d in self._set(source).tables]
+
+    def fields(self, dataset: str, source: Optional[str] = None) -> List[str]:
+        return list(self._view(dataset, source).columns)
+
+    def proxy_names(self, dataset: str, source: Optional[str] = None) -> List[str]:
+        """Proxy scores (variants included) this source holds for the dataset."""
+        return [c[len("proxy_"):] for c in self.fields(dataset, source)
+                if c.startswith("proxy_") and not c.endswith(("__layers", "__seconds", "__error"))]
+
+    def proxy_seconds(self, dataset: str, proxy: str, source: Optional[str] = None) -> Optional[float]:
+        """Mean compute seconds per architecture for a proxy, where the source publishes one."""
+        ds = self._dataset(dataset)
+        view = self._view(ds, source)
+        col = f"proxy_{proxy}__seconds"
+        if col in view.columns:
+            vals = [v for v in view.column(col) if v == v]
+            return sum(vals) / len(vals) if vals else None
+        return self._set(source).manifest.get("proxy_seconds_mean", {}).get(ds, {}).get(proxy)
+
+    def _set(self, source: Optional[str]) -> TableSet:
+        name = source or self.default_source
+        try:
+            return self._sets[name]
+        except KeyError:
+            raise UnknownSourceError(name, list(self._sets)) from None
+
+    def _dataset(self, dataset: Any) -> str:
+        try:
+            return self._ds_names[dataset]
+        except (KeyError, TypeError):
+            name = canonical_name(dataset)
+            if isinstance(dataset, str):
+                self._ds_names[dataset] = name
+            return name
+
+    def _view(self, dataset: Any, source: Optional[str] = None) -> TableView:
+        ds = self._dataset(dataset)
+        key = (ds, source or self.default_source)
+        view = self._views.get(key)
+        if view is None:
+            ts = self._set(source)
+            if ds not in ts.tables:
+                raise UnknownSourceError(key[1], list(self._sets), f"source {key[1]!r} has no table for {ds}; "
+                                         f"it holds {sorted(ts.tables)}")
+            view = self._views[key] = TableView(ts.tables[ds], ds, ts.source, ts.manifest)
+        return view
+
+    # -- queries ----------------------------------------------------------------------------------
+    def _rows(self, view: TableView, arch: ArchLike) -> List[int]:
+        if type(arch) is int:
+            rows = view.by_id.get(arch)
+        elif type(arch) is str:
+            rows = view.by_str.get(arch)
+        else:
+            rows = None
+        if rows is None:
+            a = parse(arch)
+            rows = view.by_str.get(str(a))
+            if rows is None:
+                raise ArchitectureNotInTableError(
+                    a, view.dataset, view.source,
+                    "it is a valid architecture of the space; query(..., recompute=True) or score() computes "
+                    "proxies for it live")
+        return rows
+
+    def query(self, arch: ArchLike, dataset: str, *, source: Optional[str] = None, run: int = 0,
+              recompute: bool = False) -> Record:
+        """One record: metrics, costs, every proxy and provenance of ``arch`` on ``dataset``.
+
+        ``run`` picks a repeat (0 is the headline run). ``recompute=True`` scores the
+        architecture live with the proxy kernels instead (needs torch and the dataset files).
+        """
+        if recompute:
+            from .live import recompute_record  # torch only here
+
+            return recompute_record(self, arch, dataset)
+        view = self._view(dataset, source)
+        rows = self._rows(view, arch)
+        try:
+            return Record(view, rows[run])
+        except (IndexError, TypeError):
+            raise InvalidArchitectureError(f"run {run!r} does not exist; this architecture has runs "
+                                           f"0..{len(rows) - 1}", "run", range(len(rows))) from None
+
+    def query_many(self, archs: Iterable[ArchLike], dataset: str, *, source: Optional[str] = None) -> List[Record]:
+        view = self._view(dataset, source)
+        return [Record(view, self._rows(view, a)[0]) for a in archs]
+
+    def runs(self, arch: ArchLike, dataset: str, *, source: Optional[str] = None) -> List[Record]:
+        """Every training run (repeat) of one architecture."""
+        view = self._view(dataset, source)
+        return [Record(view, r) for r in self._rows(view, arch)]
+
+    def score(self, arch: ArchLike, dataset: str, proxies: Optional[Sequence[str]] = None, **kwargs: Any):
+        """Compute proxies live for any architecture of the space (needs torch and dataset files)."""
+        from .live import score  # torch only here
+
+        return score(arch, self._dataset(dataset), proxies=proxies, **kwargs)
+
+    def has(self, arch: ArchLike, dataset: str, field: Optional[str] = None, *, source: Optional[str] = None) -> bool:
+        """Whether the table holds the architecture (and, given ``field``, a value for it)."""
+        view = self._view(dataset, source)
+        try:
+            rows = self._rows(view, arch)
+        except ArchitectureNotInTableError:
+            return False
+        return field is None or Record(view, rows[0]).available(field)
+
+    def rows(self, dataset: str, *, source: Optional[str] = None) -> int:
+        """Number of rows (architectures x runs) of a dataset's table."""
+        return self._view(dataset, source).table.num_rows
+
+    def archs_list(self, dataset: Optional[str] = None, *, source: Optional[str] = None) -> List[str]:
+        """Canonical strings of the tabulated architectures, in table order."""
+        return list(self._view(dataset or self.datasets(source)[0], source).by_str)
+
+    def archs(self, dataset: Optional[str] = None, *, source: Optional[str] = None) -> Iterator[Arch]:
+        """Architectures of the table (of the first dataset when none is named), in id order."""
+        view = self._view(dataset or self.datasets(source)[0], source)
+        for a in view.by_str:
+            yield parse(a)
+
+    __iter__ = archs
+
+    def __len__(self) -> int:
+        return len(self._view(self.datasets()[0]).by_str)
+
+    def frame(self, dataset: str, *, source: Optional[str] = None, runs: str = "first"):
+        """The dataset's table as a pandas DataFrame (``runs="all"`` keeps the repeats)."""
+        if runs not in ("first", "all"):
+            raise UnknownFieldError(runs, ["first", "all"], kind="runs option")
+        df = self._view(dataset, source).table.to_pandas()
+        return df[df["run"] == 0].reset_index(drop=True) if runs == "first" else df
+
+    def best(self, dataset: str, metric: str = "oa", *, source: Optional[str] = None,
+             maximize: Optional[bool] = None, max_params: Optional[float] = None,
+             max_flops: Optional[float] = None, min_params: Optional[float] = None,
+             min_flops: Optional[float] = None) -> Record:
+        """The headline-run record with the best value of ``metric`` under size constraints.
+
+        ``maximize`` defaults to True, except for costs and times. Rows without the metric are
+        skipped, never counted as zero.
+        """
+        view = self._view(dataset, source)
+        col = view.resolve(metric)
+        if col is None:
+            raise UnknownFieldError(metric, view.columns, kind="metric")
+        if maximize is None:
+            maximize = not (col.startswith("cost_") or col.endswith(("seconds",)))
+        values = view.column(col)
+        params = view.column("cost_params") if "cost_params" in view.columns else None
+        flops = view.column("cost_flops") if "cost_flops" in view.columns else None
+        runs = view.column("run")
+        best_row, best_val = None, None
+        for i, v in enumerate(values):
+            if runs[i] != 0 or v is None or v != v:
+                continue
+            if not _within(params, i, min_params, max_params) or not _within(flops, i, min_flops, max_flops):
+                continue
+            if best_val is None or (v > best_val if maximize else v < best_val):
+                best_row, best_val = i, v
+        if best_row is None:
+            raise ArchitectureNotInTableError("(none)", view.dataset, view.source,
+                                              f"no architecture has {col} within the given constraints")
+        return Record(view, best_row)
+
+
+def _within(values: Optional[list], i: int, lo: Optional[float], hi: Optional[float]) -> bool:
+    if lo is None and hi is None:
+        return True
+    if values is None or values[i] is None or values[i] != values[i]:
+        return False
+    return (lo is None or values[i] >= lo) and (hi is None or values[i] <= hi)

@@ -1,0 +1,133 @@
+"""The ``hytasbench`` command: info, query, import (and the subcommands other modules add)."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any, Callable, Dict, List, Optional
+
+from .errors import HytasError
+
+
+def _bench(args: argparse.Namespace):
+    from .benchmark import Benchmark
+
+    return Benchmark(source=args.source)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    bench = _bench(args)
+    out: Dict[str, Any] = {"default_source": bench.default_source, "sources": {}}
+    for src in bench.sources:
+        m = bench.manifest(src)
+        out["sources"][src] = {
+            "protocol": m.get("protocol"), "description": m.get("description"), "created": m.get("created"),
+            "datasets": {ds: {"rows": bench.rows(ds, source=src), "architectures": len(bench.archs_list(ds, source=src)),
+                              "proxies": bench.proxy_names(ds, src)} for ds in bench.datasets(src)},
+            "notes": m.get("notes", []),
+        }
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"default source: {out['default_source']}")
+    for src, info in out["sources"].items():
+        print(f"\n[{src}] protocol {info['protocol']}, created {info['created']}\n  {info['description']}")
+        for ds, d in info["datasets"].items():
+            print(f"  {ds:13s} {d['architectures']:5d} architectures, {d['rows']:5d} rows, "
+                  f"{len(d['proxies'])} proxy columns")
+        for note in info["notes"]:
+            print(f"  note: {note}")
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    bench = _bench(args)
+    rec = bench.query(args.arch, args.dataset, run=args.run)
+    data = {k: _jsonable(v) for k, v in rec.to_dict().items()}
+    if args.fields:
+        data = {f: _jsonable(rec[f]) for f in args.fields}
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    print(f"{rec.arch}  (id {rec.arch.id}, depth {rec.arch.depth}) on {rec['dataset']}, source {rec['source']}, "
+          f"protocol {rec['protocol']}, run {rec['run']}")
+    for key, value in data.items():
+        if key in ("arch", "dataset", "source", "protocol", "run") or key.endswith("__layers"):
+            continue
+        shown = "-" if value is None else (f"{value:.6g}" if isinstance(value, float) else value)
+        why = f"   ({rec.reason(key)})" if value is None and key.startswith(("metric_", "cost_")) else ""
+        print(f"  {key:32s} {shown}{why}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from builders.import_hytas import main as import_main
+
+    argv: List[str] = []
+    if args.from_dir:
+        argv += ["--from", args.from_dir]
+    if args.out:
+        argv += ["--out", args.out]
+    return import_main(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hytasbench", description="HyTAS as a tabular NAS benchmark")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--source", help="table source: 'hytas' (imported reference), 'hytasbench' (shipped) "
+                                        "or a table-set folder; default: every available one")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("info", help="what tables are loaded and what they hold")
+    common(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("query", help="one architecture on one dataset")
+    p.add_argument("arch", help="id 1..2000 or canonical string such as e48-h466533-r451343")
+    p.add_argument("dataset", help="indian_pines, salinas, houston2013, paviau, ksc (or an alias)")
+    p.add_argument("--run", type=int, default=0, help="training repeat (0 = headline run)")
+    p.add_argument("--fields", nargs="+", help="only these fields (short names such as oa, params, snip)")
+    common(p)
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("import", help="import the authors' published results into the cache")
+    p.add_argument("--from", dest="from_dir", help="local copy of the authors' repository")
+    p.add_argument("--out", help="destination folder")
+    p.set_defaults(func=cmd_import)
+
+    for register in _extensions():
+        register(sub)
+    return parser
+
+
+def _extensions() -> List[Callable[[Any], None]]:
+    """Subcommands owned by other modules (report, search), registered if importable."""
+    found = []
+    for module, attr in (("hytasbench.analysis.report", "add_parser"), ("hytasbench.nas.cli", "add_parser")):
+        try:
+            found.append(getattr(__import__(module, fromlist=[attr]), attr))
+        except (ImportError, AttributeError):
+            continue
+    return found
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except HytasError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

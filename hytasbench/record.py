@@ -1,0 +1,117 @@
+"""One row of a table as a small read-only record with attribute and mapping access.
+
+Short names resolve by kind: ``rec.oa`` is ``metric_oa``, ``rec.params`` is ``cost_params``,
+``rec.snip`` / ``rec["dss__attn"]`` are proxies. A value the source lacks is None, and
+``rec.reason(name)`` says why; a name no table of this kind could have raises UnknownFieldError.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional
+
+from .errors import UnknownFieldError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .space import Arch
+    from .view import TableView
+
+_PREFIXES = ("metric_", "cost_", "proxy_")
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+class Record(Mapping[str, Any]):
+    """Read-only view of one (architecture, dataset, source, run) row."""
+
+    __slots__ = ("_view", "_row")
+
+    def __init__(self, view: "TableView", row: int):
+        self._view = view
+        self._row = row
+
+    # -- mapping protocol over the full column names ------------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        col = self._view.resolve(key)
+        if col is None:
+            if self._view.known_absent(key):
+                return None
+            raise UnknownFieldError(key, self._view.columns, kind="field")
+        return _clean(self._view.value(col, self._row))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except UnknownFieldError as exc:
+            raise AttributeError(str(exc)) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._view.columns)
+
+    def __len__(self) -> int:
+        return len(self._view.columns)
+
+    def __repr__(self) -> str:
+        oa = self.get("metric_oa")
+        return (f"Record({self._view.value('arch', self._row)}, {self._view.dataset}, source={self._view.source!r}, "
+                f"run={self._view.value('run', self._row)}, oa={oa})")
+
+    # -- grouped views -------------------------------------------------------------------------
+    @property
+    def arch(self) -> "Arch":
+        from .space import parse
+
+        return parse(self._view.value("arch", self._row))
+
+    def _group(self, prefix: str) -> Dict[str, Any]:
+        return {c[len(prefix):]: self[c] for c in self._view.columns if c.startswith(prefix)}
+
+    @property
+    def metrics(self) -> Dict[str, Any]:
+        return self._group("metric_")
+
+    @property
+    def costs(self) -> Dict[str, Any]:
+        return self._group("cost_")
+
+    @property
+    def proxies(self) -> Dict[str, Any]:
+        """Every proxy score and variant, without the per-layer lists and timings."""
+        return {k: v for k, v in self._group("proxy_").items() if not k.endswith(("__layers", "__seconds"))}
+
+    @property
+    def provenance(self) -> Dict[str, Any]:
+        from .schema import PROVENANCE_COLUMNS
+
+        out = {c: self[c] for c in PROVENANCE_COLUMNS if c in self._view.columns}
+        out["protocol_description"] = self._view.manifest.get("description")
+        return out
+
+    def available(self, name: str) -> bool:
+        """True when the value exists (not absent, not null)."""
+        try:
+            return self[name] is not None
+        except UnknownFieldError:
+            return False
+
+    def reason(self, name: str) -> Optional[str]:
+        """Why a value is absent, or None when it is present."""
+        col = self._view.resolve(name)
+        if col is not None and self[col] is not None:
+            return None
+        return self._view.absent_reason(name, col, self._row)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {c: self[c] for c in self._view.columns}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            value = self[key]
+        except UnknownFieldError:
+            return default
+        return default if value is None else value

@@ -1,0 +1,108 @@
+"""Fast row lookup over one dataset's Arrow table: the machinery behind Benchmark.query.
+
+Columns are converted to numpy or Python lists lazily, the first time they are read, so that
+loading stays cheap and a query is a couple of dictionary lookups.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import pyarrow as pa
+
+from .schema import PROVENANCE_COLUMNS
+
+_PREFIXES = ("metric_", "cost_", "proxy_")
+
+
+class TableView:
+    def __init__(self, table: pa.Table, dataset: str, source: str, manifest: Dict[str, Any]):
+        self.table = table
+        self.dataset = dataset
+        self.source = source
+        self.manifest = manifest
+        self.columns: List[str] = list(table.column_names)
+        self._colset = set(self.columns)
+        self._cache: Dict[str, Any] = {}
+        self._absent: Dict[str, str] = dict(manifest.get("absent", {}).get(dataset, {}))
+        self._alias: Dict[str, Optional[str]] = {}
+        arch = table.column("arch").to_pylist()
+        runs = table.column("run").to_pylist()
+        self.by_str: Dict[str, List[int]] = {}
+        for i, (a, r) in enumerate(zip(arch, runs)):
+            rows = self.by_str.setdefault(a, [])
+            rows.append(i)
+        for a, rows in self.by_str.items():
+            if len(rows) > 1:
+                rows.sort(key=lambda i: runs[i])
+        self.by_id: Dict[int, List[int]] = {}
+        if "arch_id" in self._colset:
+            for a, i in zip(arch, table.column("arch_id").to_pylist()):
+                if i is not None:
+                    self.by_id[int(i)] = self.by_str[a]
+
+    # -- values -------------------------------------------------------------------------------
+    def column(self, col: str) -> Any:
+        data = self._cache.get(col)
+        if data is None:
+            arr = self.table.column(col)
+            if pa.types.is_integer(arr.type) and arr.null_count == 0:
+                data = arr.to_numpy().tolist()
+            elif pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type):
+                data = arr.to_numpy(zero_copy_only=False).astype(np.float64).tolist()
+            else:
+                data = arr.to_pylist()
+            self._cache[col] = data
+        return data
+
+    def value(self, col: str, row: int) -> Any:
+        return self.column(col)[row]
+
+    # -- names --------------------------------------------------------------------------------
+    def resolve(self, name: str) -> Optional[str]:
+        """Full column name for a full or short name, or None when this table lacks it."""
+        try:
+            return self._alias[name]
+        except KeyError:
+            pass
+        found: Optional[str] = None
+        if name in self._colset:
+            found = name
+        else:
+            for p in _PREFIXES:
+                if p + name in self._colset:
+                    found = p + name
+                    break
+        self._alias[name] = found
+        return found
+
+    def known_absent(self, name: str) -> bool:
+        """True for names the schema knows although this table does not carry them."""
+        if name in self._absent or any(p + name in self._absent for p in _PREFIXES):
+            return True
+        from .schema import COSTS, METRICS, ORIENTATION, SCORE_VARIANTS, EXTRA_VARIANTS
+
+        base = name
+        for p in _PREFIXES:
+            if base.startswith(p):
+                base = base[len(p):]
+                break
+        proxy, _, variant = base.partition("__")
+        if variant and variant not in SCORE_VARIANTS + EXTRA_VARIANTS:
+            return False
+        return base in METRICS or base in COSTS or proxy in ORIENTATION or name in PROVENANCE_COLUMNS
+
+    def absent_reason(self, name: str, col: Optional[str], row: int) -> str:
+        for key in ([col] if col else []) + [name] + [p + name for p in _PREFIXES]:
+            if key in self._absent:
+                return self._absent[key]
+        if col is not None and col.startswith(("metric_", "cost_")) and "absent_reason" in self._colset:
+            why = self.value("absent_reason", row)
+            if why:
+                return why
+        if col is not None:
+            flag = f"{col}__error"
+            if flag in self._colset and self.value(flag, row):
+                return f"computation failed: {self.value(flag, row)}"
+            return f"no value recorded for {col} in source {self.source!r}"
+        return f"source {self.source!r} has no column {name!r} for {self.dataset}"
