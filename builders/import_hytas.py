@@ -32,6 +32,7 @@ SOURCE = "hytas"
 PROTOCOL = "hytas-upstream"
 CHECKSUMS: Dict[str, str] = json.loads((Path(__file__).with_name("hytas_files.json")).read_text())
 _ARCH_COLS = ["layer_num", "embed_dim", "num_heads", "mlp_ratio"]
+_ID_OF: Dict[str, int] = {str(a): i for i, a in enumerate(space.hytas2000(), start=1)}
 
 
 # ---- download ---------------------------------------------------------------------------------
@@ -87,8 +88,7 @@ class _ArchKeys:
 
     def __call__(self, frame: pd.DataFrame, path: Path) -> pd.Series:
         out = []
-        for row in frame[_ARCH_COLS].itertuples(index=False):
-            key = tuple(row)
+        for key in zip(*(frame[c].tolist() for c in _ARCH_COLS)):
             if key not in self._memo:
                 try:
                     arch = space.parse(dict(zip(_ARCH_COLS, key)))
@@ -122,7 +122,7 @@ def _proxy_series(path: Path, keys: _ArchKeys) -> pd.Series:
     col = _value_column(frame, path)
     arch = keys(frame, path)
     if "Unnamed: 0" in frame:  # the unnamed index is config id - 1: check it, never rely on it
-        ids = arch.map(lambda s: space.parse(s).id - 1)
+        ids = arch.map(_ID_OF) - 1
         bad = int((ids != frame["Unnamed: 0"]).sum())
         if bad:
             raise TableError(path, f"{bad} rows whose index column disagrees with their architecture")
@@ -206,6 +206,7 @@ def convert_dataset(root: Path, dataset: str, keys: _ArchKeys) -> Tuple[pd.DataF
     retrain_path = root / "outputs" / folder / retrain_name
     retrain = _read_csv(retrain_path)
     retrain["arch"] = keys(retrain, retrain_path).values
+    records = retrain.to_dict("records")
     runs: Dict[str, List[int]] = {}
     for i, a in enumerate(retrain["arch"]):
         runs.setdefault(a, []).append(i)
@@ -216,14 +217,14 @@ def convert_dataset(root: Path, dataset: str, keys: _ArchKeys) -> Tuple[pd.DataF
         published_oa = merged["OA"].get(a, np.nan) if a in merged.index else np.nan
         idx = runs.get(a, [])
         if len(idx) > 1:  # the run whose OA the merged table reports is the headline run 0
-            idx = sorted(idx, key=lambda i: (abs(retrain.at[i, "OA"] - published_oa) > 1e-9, i))
+            idx = sorted(idx, key=lambda i: (abs(records[i]["OA"] - published_oa) > 1e-9, i))
         if not idx:
             rows.append({**base, "run": 0, "absent_reason": (
                 f"training results not published upstream: the authors' {dataset} tables hold "
                 f"{len(runs)} of the 2000 architectures")})
             continue
         for run, i in enumerate(idx):
-            r = retrain.loc[i]
+            r = records[i]
             rows.append({**base, "run": run,
                          metric_column("oa"): float(r["OA"]), metric_column("aa"): float(r["AA"]),
                          metric_column("kappa"): float(r["Kappa"]),
@@ -246,7 +247,7 @@ def convert_dataset(root: Path, dataset: str, keys: _ArchKeys) -> Tuple[pd.DataF
         notes.append(f"{dataset}: {missing} architectures have no published training results (metrics null)")
     for col, series in proxies.items():
         frame[col] = frame["arch"].map(series)
-    by_arch = {a: space.parse(a) for a in arch_str}
+    by_arch = dict(zip(arch_str, archs))
     frame["depth"] = frame["arch"].map(lambda s: by_arch[s].depth).astype("int16")
     frame["embed_dim"] = frame["arch"].map(lambda s: by_arch[s].embed_dim).astype("int16")
     frame["num_heads"] = frame["arch"].map(lambda s: list(by_arch[s].num_heads))

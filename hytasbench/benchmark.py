@@ -82,7 +82,7 @@ class Benchmark:
         self.default_source = next(iter(self._sets))
 
     def _add(self, path: Path, verify: bool) -> None:
-        ts = read_table_set(path, verify=verify)
+        ts = read_table_set(path, verify=verify, parse=False)
         name = ts.source
         if name in self._sets:
             raise UnknownSourceError(name, list(self._sets), f"two table sets both call themselves {name!r}")
@@ -97,7 +97,7 @@ class Benchmark:
         return self._set(source).manifest
 
     def datasets(self, source: Optional[str] = None) -> List[str]:
-        return [d for d in DATASETS if d in self._set(source).tables]
+        return [d for d in DATASETS if d in self._set(source).files]
 
     def fields(self, dataset: str, source: Optional[str] = None) -> List[str]:
         return list(self._view(dataset, source).columns)
@@ -139,10 +139,10 @@ class Benchmark:
         view = self._views.get(key)
         if view is None:
             ts = self._set(source)
-            if ds not in ts.tables:
+            if ds not in ts.files:
                 raise UnknownSourceError(key[1], list(self._sets), f"source {key[1]!r} has no table for {ds}; "
-                                         f"it holds {sorted(ts.tables)}")
-            view = self._views[key] = TableView(ts.tables[ds], ds, ts.source, ts.manifest)
+                                         f"it holds {sorted(ts.files)}")
+            view = self._views[key] = TableView(ts.columns(ds), ds, ts.source, ts.manifest)
         return view
 
     # -- queries ----------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ class Benchmark:
 
     def rows(self, dataset: str, *, source: Optional[str] = None) -> int:
         """Number of rows (architectures x runs) of a dataset's table."""
-        return self._view(dataset, source).table.num_rows
+        return self._view(dataset, source).num_rows
 
     def archs_list(self, dataset: Optional[str] = None, *, source: Optional[str] = None) -> List[str]:
         """Canonical strings of the tabulated architectures, in table order."""
@@ -229,7 +229,9 @@ class Benchmark:
         """The dataset's table as a pandas DataFrame (``runs="all"`` keeps the repeats)."""
         if runs not in ("first", "all"):
             raise UnknownFieldError(runs, ["first", "all"], kind="runs option")
-        df = self._view(dataset, source).table.to_pandas()
+        ds = self._dataset(dataset)
+        self._view(ds, source)  # same errors as a query
+        df = self._set(source).table(ds).to_pandas()
         return df[df["run"] == 0].reset_index(drop=True) if runs == "first" else df
 
     def best(self, dataset: str, metric: str = "oa", *, source: Optional[str] = None,

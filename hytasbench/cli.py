@@ -62,7 +62,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         if key in ("arch", "dataset", "source", "protocol", "run") or key.endswith("__layers"):
             continue
         shown = "-" if value is None else (f"{value:.6g}" if isinstance(value, float) else value)
-        why = f"   ({rec.reason(key)})" if value is None and key.startswith(("metric_", "cost_")) else ""
+        why = f"   ({rec.reason(key)})" if value is None else ""
         print(f"  {key:32s} {shown}{why}")
     return 0
 

@@ -6,7 +6,6 @@ Short names resolve by kind: ``rec.oa`` is ``metric_oa``, ``rec.params`` is ``co
 """
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional
 
 from .errors import UnknownFieldError
@@ -19,7 +18,8 @@ _PREFIXES = ("metric_", "cost_", "proxy_")
 
 
 def _clean(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
+    """Null and NaN both mean 'absent'."""
+    if value != value:  # NaN
         return None
     return value
 

@@ -4,21 +4,18 @@ A table set is a folder holding ``manifest.json`` and ``<dataset>-<sha12>.parque
 Data files are content-addressed and the manifest is replaced atomically last, so a crash at any
 moment leaves either the old or the new set, never a mix. Reading verifies every checksum before
 anything is returned: a corrupt or truncated file raises TableError naming it, and nothing is
-half-loaded. Torch- and pandas-free (pandas is only needed to hand in DataFrames).
+half-loaded. Torch- and pandas-free; pyarrow is imported only when a Parquet file is written or parsed.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
 import json
+import marshal
 import os
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, Mapping, Optional
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .errors import TableError
 from .schema import KEY_COLUMNS, MANIFEST, SCHEMA_VERSION
@@ -51,24 +48,90 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-@dataclass
 class TableSet:
-    """A verified table set: its manifest and one Arrow table per dataset."""
+    """A verified table set: its manifest and, loaded on first use, one table per dataset.
 
-    path: Path
-    manifest: Dict[str, Any]
-    tables: Dict[str, pa.Table] = field(default_factory=dict)
+    Opening checks every file's sha256 (hashlib only, so cheap and torch/numpy-free); the
+    Parquet itself is parsed when a dataset is first used. ``columns()`` serves the query path
+    from a derived index in the cache (keyed by the file's sha256) so that queries need neither
+    pyarrow nor numpy; the index is rebuilt from the Parquet file whenever it is missing or odd.
+    """
+
+    def __init__(self, path: Path, manifest: Dict[str, Any], files: Dict[str, Tuple[Path, Dict[str, Any]]]):
+        self.path = path
+        self.manifest = manifest
+        self.files = files
+        self._tables: Dict[str, Any] = {}
+        self._columns: Dict[str, Dict[str, list]] = {}
 
     @property
     def source(self) -> str:
         return self.manifest["source"]
 
+    @property
+    def datasets(self) -> List[str]:
+        return list(self.files)
+
+    @property
+    def tables(self) -> Dict[str, Any]:
+        """Every dataset's pyarrow Table (parses all files)."""
+        return {ds: self.table(ds) for ds in self.files}
+
     def absent(self, dataset: str) -> Dict[str, str]:
         """Column -> reason for columns this source lacks for a dataset."""
         return dict(self.manifest.get("absent", {}).get(dataset, {}))
 
+    def table(self, dataset: str):
+        if dataset not in self._tables:
+            fpath, meta = self.files[dataset]
+            self._tables[dataset] = _parse(fpath, fpath.read_bytes(), meta)
+        return self._tables[dataset]
 
-def _to_arrow(data: Any) -> pa.Table:
+    def columns(self, dataset: str) -> Dict[str, list]:
+        """Column name -> Python list of values, in the file's column order."""
+        if dataset not in self._columns:
+            fpath, meta = self.files[dataset]
+            cached = _read_index(meta)
+            if cached is None:
+                table = self.table(dataset)
+                # to_pylist, not to_numpy: pyarrow's to_numpy imports pandas
+                cached = {c: table.column(c).to_pylist() for c in table.column_names}
+                _write_index(meta, cached)
+            self._columns[dataset] = cached
+        return self._columns[dataset]
+
+
+_INDEX_VERSION = 1
+
+
+def _index_path(meta: Dict[str, Any]) -> Path:
+    from .cache import cache_dir
+
+    return cache_dir() / "index" / f"{meta['sha256']}.v{_INDEX_VERSION}.marshal"
+
+
+def _read_index(meta: Dict[str, Any]) -> Optional[Dict[str, list]]:
+    try:
+        data = marshal.loads(_index_path(meta).read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if not isinstance(data, dict) or list(data) != list(meta.get("columns", [])):
+        return None
+    if any(not isinstance(v, list) or len(v) != meta.get("rows") for v in data.values()):
+        return None
+    return data
+
+
+def _write_index(meta: Dict[str, Any], columns: Dict[str, list]) -> None:
+    try:
+        atomic_write_bytes(_index_path(meta), marshal.dumps(columns))
+    except (OSError, ValueError):
+        pass  # a read-only cache only costs speed
+
+
+def _to_arrow(data: Any):
+    import pyarrow as pa
+
     table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
     return table.replace_schema_metadata(None)  # plain Arrow types: readable without pandas
 
@@ -84,6 +147,9 @@ def write_table_set(path: os.PathLike, tables: Mapping[str, Any], *, source: str
     root.mkdir(parents=True, exist_ok=True)
     files: Dict[str, Any] = {}
     for dataset, data in tables.items():
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         table = _to_arrow(data)
         missing = [c for c in KEY_COLUMNS if c not in table.column_names]
         if missing:
@@ -142,29 +208,45 @@ def read_manifest(path: os.PathLike) -> Dict[str, Any]:
     return manifest
 
 
-def read_table_set(path: os.PathLike, verify: bool = True) -> TableSet:
-    """Load and verify a table set; raise TableError naming the first bad file."""
+def _parse(fpath: Path, blob: bytes, meta: Dict[str, Any]):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:  # without pandas metadata, so that reading never imports pandas
+        table = pq.ParquetFile(pa.BufferReader(blob)).read(use_pandas_metadata=False)
+    except Exception as exc:  # pyarrow raises several types for damaged files
+        raise TableError(fpath, f"not a readable Parquet file ({exc})") from None
+    if table.num_rows != meta.get("rows", table.num_rows):
+        raise TableError(fpath, f"{table.num_rows} rows, manifest says {meta.get('rows')}")
+    missing = [c for c in KEY_COLUMNS if c not in table.column_names]
+    if missing:
+        raise TableError(fpath, f"lacks the key columns {missing}")
+    return table
+
+
+def read_table_set(path: os.PathLike, verify: bool = True, parse: bool = True) -> TableSet:
+    """Open a table set, checking every file's sha256 (``verify``) and parsing it (``parse``).
+
+    Raises TableError naming the first bad file; nothing is returned half-loaded.
+    """
     root = Path(path)
     manifest = read_manifest(root)
-    tables: Dict[str, pa.Table] = {}
+    files: Dict[str, Tuple[Path, Dict[str, Any]]] = {}
+    parsed: Dict[str, Any] = {}
     for name, meta in manifest["files"].items():
         fpath = root / name
         if not fpath.is_file():
             raise TableError(fpath, "listed in the manifest but missing")
-        blob = fpath.read_bytes()  # hash and parse the very same bytes
-        if verify:
-            digest = hashlib.sha256(blob).hexdigest()
-            if digest != meta.get("sha256"):
-                raise TableError(fpath, f"checksum mismatch (sha256 {digest[:16]}..., manifest says "
-                                        f"{str(meta.get('sha256'))[:16]}...): the file is corrupt or truncated")
-        try:  # without pandas metadata, so that reading never imports pandas
-            table = pq.ParquetFile(pa.BufferReader(blob)).read(use_pandas_metadata=False)
-        except Exception as exc:  # pyarrow raises several types for damaged files
-            raise TableError(fpath, f"not a readable Parquet file ({exc})") from None
-        if table.num_rows != meta.get("rows", table.num_rows):
-            raise TableError(fpath, f"{table.num_rows} rows, manifest says {meta.get('rows')}")
-        missing = [c for c in KEY_COLUMNS if c not in table.column_names]
-        if missing:
-            raise TableError(fpath, f"lacks the key columns {missing}")
-        tables[meta["dataset"]] = table
-    return TableSet(root, manifest, tables)
+        if verify or parse:
+            blob = fpath.read_bytes()  # hash and parse the very same bytes
+            if verify:
+                digest = hashlib.sha256(blob).hexdigest()
+                if digest != meta.get("sha256"):
+                    raise TableError(fpath, f"checksum mismatch (sha256 {digest[:16]}..., manifest says "
+                                            f"{str(meta.get('sha256'))[:16]}...): the file is corrupt or truncated")
+            if parse:
+                parsed[meta["dataset"]] = _parse(fpath, blob, meta)
+        files[meta["dataset"]] = (fpath, meta)
+    ts = TableSet(root, manifest, files)
+    ts._tables.update(parsed)
+    return ts

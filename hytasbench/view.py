@@ -1,14 +1,11 @@
-"""Fast row lookup over one dataset's Arrow table: the machinery behind Benchmark.query.
+"""Fast row lookup over one dataset's columns: the machinery behind Benchmark.query.
 
-Columns are converted to numpy or Python lists lazily, the first time they are read, so that
-loading stays cheap and a query is a couple of dictionary lookups.
+Columns are plain Python lists (see TableSet.columns), so a query is a couple of dictionary
+lookups and a value read is a list index.
 """
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
-
-import numpy as np
-import pyarrow as pa
 
 from .schema import PROVENANCE_COLUMNS
 
@@ -16,18 +13,17 @@ _PREFIXES = ("metric_", "cost_", "proxy_")
 
 
 class TableView:
-    def __init__(self, table: pa.Table, dataset: str, source: str, manifest: Dict[str, Any]):
-        self.table = table
+    def __init__(self, data: Dict[str, list], dataset: str, source: str, manifest: Dict[str, Any]):
+        self.data = data
         self.dataset = dataset
         self.source = source
         self.manifest = manifest
-        self.columns: List[str] = list(table.column_names)
+        self.columns: List[str] = list(data)
         self._colset = set(self.columns)
-        self._cache: Dict[str, Any] = {}
         self._absent: Dict[str, str] = dict(manifest.get("absent", {}).get(dataset, {}))
         self._alias: Dict[str, Optional[str]] = {}
-        arch = table.column("arch").to_pylist()
-        runs = table.column("run").to_pylist()
+        arch = data["arch"]
+        runs = data["run"]
         self.by_str: Dict[str, List[int]] = {}
         for i, (a, r) in enumerate(zip(arch, runs)):
             rows = self.by_str.setdefault(a, [])
@@ -37,26 +33,20 @@ class TableView:
                 rows.sort(key=lambda i: runs[i])
         self.by_id: Dict[int, List[int]] = {}
         if "arch_id" in self._colset:
-            for a, i in zip(arch, table.column("arch_id").to_pylist()):
+            for a, i in zip(arch, data["arch_id"]):
                 if i is not None:
                     self.by_id[int(i)] = self.by_str[a]
 
     # -- values -------------------------------------------------------------------------------
-    def column(self, col: str) -> Any:
-        data = self._cache.get(col)
-        if data is None:
-            arr = self.table.column(col)
-            if pa.types.is_integer(arr.type) and arr.null_count == 0:
-                data = arr.to_numpy().tolist()
-            elif pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type):
-                data = arr.to_numpy(zero_copy_only=False).astype(np.float64).tolist()
-            else:
-                data = arr.to_pylist()
-            self._cache[col] = data
-        return data
+    @property
+    def num_rows(self) -> int:
+        return len(self.data["arch"])
+
+    def column(self, col: str) -> list:
+        return self.data[col]
 
     def value(self, col: str, row: int) -> Any:
-        return self.column(col)[row]
+        return self.data[col][row]
 
     # -- names --------------------------------------------------------------------------------
     def resolve(self, name: str) -> Optional[str]:

@@ -1,0 +1,143 @@
+"""The table format: round trip, verification on load, and crash safety of writes."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hytasbench.errors import TableError
+from hytasbench.tables import read_table_set, write_table_set
+
+
+def frame(n: int, offset: float = 0.0) -> pd.DataFrame:
+    return pd.DataFrame({"arch": [f"a{i}" for i in range(n)], "dataset": "indian_pines", "source": "t",
+                         "run": 0, "metric_oa": [offset + i / n for i in range(n)]})
+
+
+def write(path: Path, offset: float = 0.0) -> dict:
+    return write_table_set(path, {"indian_pines": frame(50, offset), "ksc": frame(20, offset)}, source="t",
+                           protocol="p", description="test tables", build={"command": "pytest"},
+                           absent={"ksc": {"metric_aa": "not computed"}})
+
+
+def test_round_trip_and_manifest(tmp_path):
+    manifest = write(tmp_path)
+    assert manifest["schema_version"] == 1
+    ts = read_table_set(tmp_path)
+    assert sorted(ts.tables) == ["indian_pines", "ksc"]
+    assert ts.tables["ksc"].num_rows == 20
+    assert ts.tables["indian_pines"].column("metric_oa").to_pylist() == frame(50)["metric_oa"].tolist()
+    assert ts.absent("ksc") == {"metric_aa": "not computed"}
+    on_disk = json.loads((tmp_path / "manifest.json").read_text())
+    for name, meta in on_disk["files"].items():
+        assert meta["sha256"].startswith(name.split("-")[-1].split(".")[0])
+        # readable with plain pandas, as docs/table_format.md promises
+        assert len(pd.read_parquet(tmp_path / name)) == meta["rows"]
+
+
+def test_rewrite_removes_stale_files(tmp_path):
+    write(tmp_path, 0.0)
+    write(tmp_path, 1.0)
+    assert len(list(tmp_path.glob("*.parquet"))) == 2
+    assert read_table_set(tmp_path).tables["ksc"].column("metric_oa").to_pylist()[0] == 1.0
+
+
+def _one_file(path: Path, dataset: str) -> Path:
+    return next(path.glob(f"{dataset}-*.parquet"))
+
+
+def test_flipped_byte_is_detected_and_nothing_is_returned(tmp_path):
+    write(tmp_path)
+    f = _one_file(tmp_path, "ksc")
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    f.write_bytes(bytes(data))
+    with pytest.raises(TableError, match=f.name) as info:
+        read_table_set(tmp_path)
+    assert "checksum" in str(info.value)
+
+
+def test_truncated_file_is_named(tmp_path):
+    write(tmp_path)
+    f = _one_file(tmp_path, "indian_pines")
+    f.write_bytes(f.read_bytes()[:100])
+    with pytest.raises(TableError, match=f.name):
+        read_table_set(tmp_path)
+
+
+def test_unverified_load_of_a_damaged_file_still_fails_cleanly(tmp_path):
+    write(tmp_path)
+    f = _one_file(tmp_path, "indian_pines")
+    f.write_bytes(b"not parquet at all")
+    with pytest.raises(TableError, match="not a readable Parquet file"):
+        read_table_set(tmp_path, verify=False)
+
+
+def test_missing_file_manifest_and_bad_schema(tmp_path):
+    with pytest.raises(TableError, match="manifest.json"):
+        read_table_set(tmp_path)
+    write(tmp_path)
+    _one_file(tmp_path, "ksc").unlink()
+    with pytest.raises(TableError, match="missing"):
+        read_table_set(tmp_path)
+    m = tmp_path / "manifest.json"
+    m.write_text("{not json")
+    with pytest.raises(TableError, match="not JSON"):
+        read_table_set(tmp_path)
+    m.write_text(json.dumps({"schema_version": 99, "source": "t", "files": {}}))
+    with pytest.raises(TableError, match="schema_version 99"):
+        read_table_set(tmp_path)
+
+
+def test_write_rejects_tables_without_key_columns(tmp_path):
+    with pytest.raises(TableError, match="key columns"):
+        write_table_set(tmp_path, {"ksc": pd.DataFrame({"x": [1]})}, source="t", protocol="p", description="")
+
+
+WRITER = """
+import sys, pandas as pd
+sys.path.insert(0, {repo!r})
+from hytasbench.tables import write_table_set
+i = 0
+while True:
+    n = 2000
+    df = pd.DataFrame({{"arch": [f"a{{k}}" for k in range(n)], "dataset": "ksc", "source": "t", "run": 0,
+                       "metric_oa": [float(i)] * n}})
+    write_table_set({path!r}, {{"ksc": df, "salinas": df}}, source="t", protocol="p", description=str(i))
+    i += 1
+"""
+
+
+def test_kill_during_writes_never_leaves_a_corrupt_table_set(tmp_path):
+    repo = str(Path(__file__).resolve().parents[1])
+    write_table_set(tmp_path, {"ksc": frame(5)}, source="t", protocol="p", description="seed")
+    rng = random.Random(3)
+    for trial in range(6):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER.format(repo=repo, path=str(tmp_path))])
+        time.sleep(1.0 + rng.random() * 1.5)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        ts = read_table_set(tmp_path)  # must verify: old or new set, never a mix
+        values = {tuple(set(t.column("metric_oa").to_pylist())) for t in ts.tables.values()}
+        assert len(values) == 1, f"trial {trial}: datasets from different writes {values}"
+
+
+def test_query_index_is_rebuilt_when_damaged(tmp_path, monkeypatch):
+    from hytasbench.benchmark import Benchmark
+
+    monkeypatch.setenv("HYTASBENCH_CACHE", str(tmp_path / "cache"))
+    write_table_set(tmp_path / "t", {"ksc": frame(30, 5.0)}, source="t", protocol="p", description="")
+    assert Benchmark(source=tmp_path / "t").query("a3", "ksc").oa == 5.1
+    (index,) = (tmp_path / "cache" / "index").iterdir()
+    index.write_bytes(index.read_bytes()[:40])  # truncated cache: ignored and rebuilt, never trusted
+    assert Benchmark(source=tmp_path / "t").query("a3", "ksc").oa == 5.1
+    index.write_bytes(b"\x00garbage")
+    assert Benchmark(source=tmp_path / "t").query("a29", "ksc").oa == 5.0 + 29 / 30
