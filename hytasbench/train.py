@@ -54,6 +54,7 @@ class TrainConfig:
     min_lr: float = 1e-5
     drop_path: float = 0.1
     eval_every: int = 20
+    test_subset: Optional[int] = None  # evaluate on this many seeded random test pixels (smoke runs only)
     seed: int = 0
     # run settings: they do not change what is computed (up to floating point)
     device: str = "auto"
@@ -63,7 +64,7 @@ class TrainConfig:
     progress: bool = False
 
     _PROTOCOL_FIELDS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "warmup_lr", "min_lr",
-                        "drop_path", "eval_every")
+                        "drop_path", "eval_every", "test_subset")
 
     def protocol_name(self) -> str:
         """``hytasbench-v1`` for the published protocol, else the deviations spelled out."""
@@ -150,6 +151,13 @@ def evaluate(model: SubNet, sampler: PatchSampler, rc: torch.Tensor, labels: tor
     return counts.view(num_classes, num_classes).cpu().numpy()
 
 
+def pick_test_pixels(n: int, size: Optional[int], seed: int) -> np.ndarray:
+    """Indices of the test pixels to evaluate: all, or a seeded random subset (sorted)."""
+    if size is None or size >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
 def _progress(total: int, enabled: bool, desc: str):
     if not enabled:
         return None
@@ -175,8 +183,9 @@ def train_and_evaluate(arch: Union[ArchLike, SubNet], data: HSIData,
     sampler = PatchSampler(data.cube, data.band_patch, device)
     train_rc = torch.as_tensor(data.train_rc, device=device)
     train_y = torch.as_tensor(data.train_labels, device=device)
-    test_rc = torch.as_tensor(data.test_rc, device=device)
-    test_y = torch.as_tensor(data.test_labels, device=device)
+    keep = pick_test_pixels(len(data.test_labels), cfg.test_subset, cfg.seed)
+    test_rc = torch.as_tensor(data.test_rc[keep], device=device)
+    test_y = torch.as_tensor(data.test_labels[keep], device=device)
     shuffle = torch.Generator().manual_seed(cfg.seed)
     n, c = train_rc.shape[0], data.num_classes
 
@@ -252,6 +261,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--eval-every", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--test-subset", type=int, default=None, help="evaluate on N random test pixels (smoke runs)")
     p.add_argument("--progress", action="store_true")
     p.add_argument("--out", default=None, help="write the result as JSON here (default: stdout)")
     a = p.parse_args(argv)
@@ -264,7 +274,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .datasets.load import load_dataset
         data = load_dataset(a.dataset, a.root, seed=a.split_seed, download=a.download)
     cfg = TrainConfig(epochs=a.epochs, seed=a.seed, device=a.device, threads=a.threads, eval_every=a.eval_every,
-                      batch_size=a.batch_size, progress=a.progress)
+                      batch_size=a.batch_size, test_subset=a.test_subset, progress=a.progress)
     result = train_and_evaluate(a.arch, data, cfg)
     text = json.dumps(result.to_dict(), indent=1)
     if a.out:
