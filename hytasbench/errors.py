@@ -123,3 +123,7 @@ class NoAccuracyError(HytasError, ValueError):
 
 class MissingCostError(HytasError, ValueError):
     """A simulated cost (training or proxy seconds) that the table does not record; pass it explicitly."""
+
+
+class BuildError(HytasError, ValueError):
+    """A table build that cannot run as asked: a bad option, a missing engine or device."""

@@ -1,0 +1,287 @@
+"""Build hytasbench tables: train and score subnets, then merge them into a Parquet table set.
+
+    python -m builders.build                          # everything (2000 x 5, all kinds) on GPU 0
+    python -m builders.build --gpu 0,1,2,3            # one worker per GPU
+    python -m builders.build --device cpu --workers 2 --datasets indian_pines --archs 1-300 --kind proxies
+    python -m builders.build --shard 3/16 ...         # one task of a Slurm array (same --work for all)
+    python -m builders.build --ray auto ...           # a Ray cluster (--ray local starts one here)
+    python -m builders.build --merge-only ...         # just (re)write the tables from finished units
+
+Every unit (kind, dataset, architecture, seed) is claimed, run and stored atomically in the work
+directory, so a build can be killed at any moment and resumed by running the same command again;
+any number of builders may share one work directory. See docs/building.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import re
+import shlex
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from hytasbench.cache import tables_dir
+from hytasbench.datasets.specs import DATASETS, canonical_name
+from hytasbench.errors import BuildError, HytasError
+
+from .units import KINDS, RunnerConfig, Unit, make_units, parse_archs, shard, train_protocol
+
+DEFAULT_SOURCE = "hytasbench-local"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+
+def parse_duration(text: str) -> float:
+    """'3600', '90s', '45m', '2h', '1h30m' -> seconds."""
+    parts = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text or "")
+    if not parts or not any(parts.groups()):
+        raise BuildError(f"time limit {text!r}: give seconds or a duration such as 90m, 2h, 1h30m")
+    h, m, s = (float(g) if g else 0.0 for g in parts.groups())
+    return h * 3600 + m * 60 + s
+
+
+def parse_ints(text: str, what: str) -> List[int]:
+    """'0,1,2' or '0-2' -> [0, 1, 2]."""
+    out: List[int] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        lo, sep, hi = part.partition("-")
+        if not (lo.isdigit() and (not sep or hi.isdigit())):
+            raise BuildError(f"{what} {part!r}: give integers or ranges such as 0-2")
+        out += list(range(int(lo), int(hi) + 1)) if sep else [int(lo)]
+    if not out:
+        raise BuildError(f"no {what} given")
+    return list(dict.fromkeys(out))
+
+
+def parse_datasets(text: str) -> List[str]:
+    if text.strip().lower() == "all":
+        return list(DATASETS)
+    try:
+        return list(dict.fromkeys(canonical_name(d) for d in text.split(",") if d.strip()))
+    except HytasError as exc:
+        raise BuildError(str(exc)) from None
+
+
+def parse_kinds(text: str) -> List[str]:
+    """'all', 'both' (proxies and train), or a list of kinds; cost is always included (cheap, and
+    every row needs params and FLOPs)."""
+    words = {w.strip().lower() for w in text.split(",") if w.strip()}
+    kinds = {"cost"}
+    for w in words:
+        if w == "all":
+            kinds |= set(KINDS)
+        elif w == "both":
+            kinds |= {"proxies", "train"}
+        elif w in KINDS:
+            kinds.add(w)
+        else:
+            raise BuildError(f"--kind {w!r}: allowed: all, both, {', '.join(KINDS)}")
+    return [k for k in KINDS if k in kinds]
+
+
+def parse_shard(text: Optional[str]) -> Optional[Tuple[int, int]]:
+    if not text:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise BuildError(f"--shard {text!r}: give K/N with 1 <= K <= N, e.g. 3/16 (Slurm: "
+                         "--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT with --array=1-N)")
+    return int(m.group(1)), int(m.group(2))
+
+
+def devices(args: argparse.Namespace) -> List[Tuple[str, Optional[int]]]:
+    """Worker slots of the local backend: ('cuda:0', gpu index) per GPU, or ('cpu', None) x workers."""
+    if args.device == "cpu":
+        return [("cpu", None)] * max(1, args.workers)
+    gpus = parse_ints(args.gpu, "GPU")
+    if args.ray is None:
+        import torch
+
+        have = torch.cuda.device_count()
+        missing = [g for g in gpus if g >= have]
+        if missing:
+            raise BuildError(f"GPU {missing} not available: torch sees {have} CUDA device(s). "
+                             "Use --device cpu (add --workers N for N CPU worker processes)")
+    return [("cuda:0", g) for g in gpus]  # each worker sees only its own GPU, as device 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m builders.build", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    where = p.add_argument_group("where it runs")
+    where.add_argument("--gpu", default="0", help="GPU indices, one worker each (default 0)")
+    where.add_argument("--device", choices=["cuda", "cpu"], default="cuda", help="cpu: run on CPU workers instead")
+    where.add_argument("--workers", type=int, default=1, help="CPU worker processes with --device cpu (default 1)")
+    where.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
+    where.add_argument("--ray", metavar="ADDRESS", help="run units as Ray tasks: a cluster address, 'auto', or "
+                       "'local' to start a local instance (needs the 'ray' extra)")
+    where.add_argument("--ray-cpus", type=int, default=None, help="CPUs of a --ray local instance (default: all)")
+    what = p.add_argument_group("what it builds")
+    what.add_argument("--datasets", default="all", help="comma-separated dataset names, or all (default)")
+    what.add_argument("--synthetic", default="", help="datasets to build on synthetic cubes of the real shape "
+                      "and label maps (for tests and machines without the real cube), or all")
+    what.add_argument("--archs", default="all", help="ids, ranges (1-300), canonical strings, @file, or all "
+                      "(HyTAS-2000, the default)")
+    what.add_argument("--kind", default="all", help="proxies, train, both, all (default); cost (params, FLOPs) "
+                      "is always included")
+    what.add_argument("--seeds", default="0", help="initialisation/training seeds, e.g. 0 or 0-2 (default 0)")
+    what.add_argument("--epochs", type=int, help="override the protocol's 300 epochs (tiny builds; the "
+                      "protocol name in the tables says so)")
+    what.add_argument("--proxies", help="comma-separated subset of proxies (default: all the engine has)")
+    what.add_argument("--data-root", help="dataset folder (default $HYTASBENCH_DATA or the cache)")
+    what.add_argument("--ingest", nargs="+", metavar="PATH", help="training-result JSON files or folders "
+                      "(python -m hytasbench.train --out) to add as finished train units")
+    io = p.add_argument_group("files")
+    io.add_argument("--out", type=Path, help=f"table-set folder (default: <cache>/tables/<source>)")
+    io.add_argument("--source", default=DEFAULT_SOURCE, help=f"source name in the tables (default {DEFAULT_SOURCE})")
+    io.add_argument("--work", type=Path, default=Path("work") / "build",
+                    help="work directory shared by all builders of these tables (default ./work/build)")
+    io.add_argument("--description", default="", help="manifest description")
+    io.add_argument("--note", action="append", default=[], help="manifest note (repeatable)")
+    run = p.add_argument_group("how it runs")
+    run.add_argument("--shard", help="K/N: only the K-th of N disjoint parts of the units (1-based)")
+    run.add_argument("--time-limit", help="stop starting units after this long (3600, 90m, 2h) and merge")
+    run.add_argument("--grace", type=float, default=30.0, help="seconds in-flight units may finish after the "
+                     "time limit before they are stopped (default 30)")
+    run.add_argument("--retries", type=int, default=2, help="extra attempts of a failing unit (default 2)")
+    run.add_argument("--retry-failed", action="store_true", help="forget recorded failures and try again")
+    run.add_argument("--stale-after", type=float, default=600.0, help="seconds without heartbeat after which "
+                     "another host's claim is considered dead (default 600)")
+    run.add_argument("--merge-only", action="store_true", help="only write the tables from finished units")
+    run.add_argument("--no-merge", action="store_true", help="only run units (e.g. array tasks; merge later)")
+    run.add_argument("--status", action="store_true", help="print how many units are done, failed or left")
+    run.add_argument("--quiet", action="store_true", help="no progress output (the log file still gets it)")
+    return p
+
+
+def _estimates(wd: Any, units: Sequence[Unit], done: set, per_kind: int = 50) -> Dict[str, float]:
+    """Mean seconds per kind from finished results (so a resumed build has an ETA at once)."""
+    sums: Dict[str, List[float]] = {}
+    for u in units:
+        if u.key in done and len(sums.setdefault(u.kind, [])) < per_kind:
+            r = wd.result(u.key)
+            if r and isinstance(r.get("seconds"), (int, float)):
+                sums[u.kind].append(float(r["seconds"]))
+    return {k: sum(v) / len(v) for k, v in sums.items() if v}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return _main(args, argv if argv is not None else sys.argv[1:])
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _main(args: argparse.Namespace, argv: List[str]) -> int:
+    from .backends import LocalBackend, Plan, RayBackend
+    from .ingest import ingest
+    from .merge import merge
+    from .progress import Monitor
+    from .workdir import WorkDir
+
+    datasets = parse_datasets(args.datasets)
+    synthetic = datasets if args.synthetic.strip().lower() == "all" else parse_datasets(args.synthetic) \
+        if args.synthetic.strip() else []
+    kinds = parse_kinds(args.kind)
+    seeds = parse_ints(args.seeds, "seed")
+    archs = parse_archs(args.archs)
+    part = parse_shard(args.shard)
+    if args.epochs is not None and args.epochs < 1:
+        raise BuildError("--epochs must be at least 1")
+    protocol, tag = train_protocol(args.epochs)
+    max_attempts = max(1, args.retries + 1)
+    out = args.out or tables_dir(args.source)
+    wd = WorkDir(args.work, stale_after=args.stale_after)
+
+    units = make_units(kinds, datasets, archs, seeds, synthetic, tag)
+    notes = list(args.note)
+    if args.ingest:
+        got, skipped = ingest(args.ingest, wd)
+        keep = [u for u in got if u.dataset in datasets and u.fidelity == tag and (u.dataset in synthetic) == u.synthetic]
+        notes += [f"ingested {len(keep)} training results made with python -m hytasbench.train ({protocol})"]
+        known = {u.key for u in units}
+        units += [u for u in keep if u.key not in known]
+        for why in skipped + [f"{u.key}: other dataset, cube or protocol than this build" for u in got if u not in keep]:
+            print(f"ingest: skipped {why}", file=sys.stderr)
+    mine = shard(units, *part) if part else list(units)
+    if args.retry_failed:
+        wd.reset_failures([u.key for u in mine])
+
+    done = wd.done_keys()
+    if args.status:
+        failed = sum(len(wd.failures(u.key)) >= max_attempts for u in mine if u.key not in done)
+        n_done = sum(u.key in done for u in mine)
+        print(f"{n_done}/{len(mine)} units done, {failed} failed for good, {len(mine) - n_done - failed} left "
+              f"(work dir {wd.root})")
+        return EXIT_OK
+
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    owner = f"build-{stamp}-{socket.gethostname()}-{os.getpid()}"
+    command = "python -m builders.build " + " ".join(shlex.quote(a) for a in argv)
+    outcome = None
+    if not args.merge_only:
+        backend: Any
+        if args.ray:
+            backend = RayBackend(args.ray, gpu=args.device != "cpu", local_cpus=args.ray_cpus, grace=args.grace)
+            n_workers = args.ray_cpus or 1
+        else:
+            slots = devices(args)
+            backend = LocalBackend(slots, grace=args.grace)
+            n_workers = len(slots)
+        todo = [u for u in mine if u.key not in done]
+        monitor = Monitor(mine, done, wd.root / "logs" / f"{owner}.log", n_workers, max_attempts,
+                          _estimates(wd, mine, done), quiet=args.quiet)
+        monitor.log(f"{command}\n  {len(mine)} units ({len(todo)} to do) of {len(units)}; "
+                    f"kinds {kinds}, {len(datasets)} dataset(s), {len(archs)} architecture(s), seeds {seeds}; "
+                    f"protocol {protocol}; work dir {wd.root}; log {monitor.log_path}")
+        plan = Plan(todo, str(wd.root), RunnerConfig(args.data_root, args.epochs, args.threads,
+                    args.proxies.split(",") if args.proxies else None), max_attempts, args.stale_after, owner=owner)
+        deadline = time.time() + parse_duration(args.time_limit) if args.time_limit else None
+        outcome = backend.run(plan, monitor, deadline) if todo else None
+        monitor.close()
+    code = _exit_code(wd, mine, max_attempts, outcome)
+    if not args.no_merge:
+        build = {"command": command, "description": args.description or _description(kinds, datasets, synthetic),
+                 "notes": notes, "config": {
+                     "datasets": datasets, "synthetic_cubes": synthetic, "kinds": kinds, "seeds": seeds,
+                     "architectures": len(archs), "epochs": args.epochs or 300, "train_protocol": protocol,
+                     "proxies": args.proxies or "all", "threads_per_worker": args.threads,
+                     "backend": f"ray {args.ray}" if args.ray else
+                     (f"local, {args.workers} CPU worker(s)" if args.device == "cpu" else f"local, GPUs {args.gpu}"),
+                     "shard": args.shard, "retries": args.retries, "data_root": args.data_root}}
+        manifest = merge(wd, units, out, source=args.source, protocol=protocol, build=build,
+                         max_attempts=max_attempts)
+        if manifest is None:
+            print("nothing finished yet: no tables written", file=sys.stderr)
+        elif not args.quiet:
+            rows = {m["dataset"]: m["rows"] for m in manifest["files"].values()}
+            print(f"tables written to {out}: " + ", ".join(f"{d} {n} rows" for d, n in rows.items()), file=sys.stderr)
+    return code
+
+
+def _exit_code(wd: Any, units: Sequence[Unit], max_attempts: int, outcome: Any) -> int:
+    done = wd.done_keys()
+    left = [u for u in units if u.key not in done]
+    if not left:
+        return EXIT_OK
+    if any(len(wd.failures(u.key)) >= max_attempts for u in left):
+        return EXIT_FAILED
+    return EXIT_INCOMPLETE
+
+
+def _description(kinds: Sequence[str], datasets: Sequence[str], synthetic: Sequence[str]) -> str:
+    what = {"cost": "parameter counts and FLOPs", "proxies": "zero-cost proxy scores at initialisation",
+            "train": "test-set OA/AA/kappa of trained subnets"}
+    cubes = f" (synthetic cubes for {', '.join(synthetic)})" if synthetic else ""
+    return (f"Built by python -m builders.build: {', '.join(what[k] for k in kinds)} on "
+            f"{', '.join(datasets)}{cubes}; see build.coverage for how many architectures each column has")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Finished units -> Parquet table set plus manifest.
+
+A merge is a pure function of the work directory and the selected units: it rebuilds the whole
+table set every time (no incremental appends, so no duplicates), takes a lock on the output
+folder so that concurrent builders (shards) never interleave their writes, and writes through
+``hytasbench.tables.write_table_set`` (content-addressed files, manifest replaced last).
+
+One row per (architecture, dataset, seed): ``run`` is the seed's position among the build's seeds.
+Cost units are seed-free and fill every run of their architecture. A row exists when any unit of
+it finished; what is missing is null, with the reason in ``absent_reason`` (metrics, costs) or
+``proxy_<name>__error`` (proxies of a failed proxy unit) and counted in the manifest.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import pandas as pd
+
+from hytasbench import __version__, space
+from hytasbench.errors import BuildError
+from hytasbench.schema import ARCH_COLUMNS, ORIENTATION, PROVENANCE_COLUMNS, cost_column
+from hytasbench.tables import write_table_set
+
+from .locks import Locks
+from .units import Unit
+from .workdir import WorkDir
+
+ROW_PROVENANCE = ("protocol", "device")  # unit columns that are row provenance, not data
+
+
+def git_commit(path: Path) -> Optional[str]:
+    """HEAD of the checkout holding ``path`` (with '+dirty' for local changes), or None."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=path,
+                               capture_output=True, text=True, timeout=10)
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _order(arch: str) -> Tuple[int, str]:
+    aid = space.parse(arch).id
+    return (aid if aid is not None else 1 << 30, arch)
+
+
+class _Dataset:
+    """Collects one dataset's finished units into rows."""
+
+    def __init__(self, dataset: str, units: List[Unit], wd: WorkDir, max_attempts: int):
+        self.dataset = dataset
+        self.seeds = sorted({u.seed for u in units if u.seed is not None}) or [0]
+        self.kinds = sorted({u.kind for u in units})
+        self.synthetic = any(u.synthetic for u in units)
+        self.results: Dict[Tuple[str, str, Optional[int]], Dict[str, Any]] = {}
+        self.errors: Dict[Tuple[str, str, Optional[int]], str] = {}
+        self.counts: Dict[str, Dict[str, int]] = {k: {"selected": 0, "done": 0, "failed": 0} for k in self.kinds}
+        self.archs: List[str] = sorted({u.arch for u in units}, key=_order)
+        self.selected = {(u.kind, u.arch, u.seed) for u in units}
+        for u in units:
+            c = self.counts[u.kind]
+            c["selected"] += 1
+            r = wd.result(u.key)
+            if r is not None:
+                self.results[(u.kind, u.arch, u.seed)] = r
+                c["done"] += 1
+                continue
+            fails = wd.failures(u.key)
+            if len(fails) >= max_attempts:
+                self.errors[(u.kind, u.arch, u.seed)] = fails[-1]["error"]
+                c["failed"] += 1
+
+    def _why(self, kind: str, arch: str, seed: Optional[int]) -> str:
+        c = self.counts[kind]
+        if (kind, arch, seed) not in self.selected:
+            what = "trained" if kind == "train" else f"given {kind} units"
+            return (f"{kind}: this architecture was not part of this build's {kind} selection "
+                    f"({c['done']} of the {len(self.archs)} architectures were {what})")
+        err = self.errors.get((kind, arch, seed))
+        if err:
+            return f"{kind} failed: {err}"
+        return f"{kind} not finished yet ({c['done']} of {c['selected']} {kind} units of this build are)"
+
+    def rows(self, source: str, protocol: str) -> List[Dict[str, Any]]:
+        out = []
+        for arch in self.archs:
+            cost = self.results.get(("cost", arch, None))
+            seeds = [s for s in self.seeds if any((k, arch, s) in self.results for k in ("proxies", "train"))]
+            if not seeds and cost is not None:
+                seeds = self.seeds[:1]
+            a = space.parse(arch)
+            for seed in seeds:
+                row: Dict[str, Any] = OrderedDict(
+                    arch=arch, arch_id=a.id, depth=a.depth, embed_dim=a.embed_dim, num_heads=list(a.num_heads),
+                    mlp_ratio=list(a.mlp_ratio))
+                reasons, device = [], None
+                for kind in ("cost", "proxies", "train"):
+                    if kind not in self.kinds:
+                        continue
+                    r = self.results.get((kind, arch, None if kind == "cost" else seed))
+                    if r is None:
+                        reasons.append(self._why(kind, arch, None if kind == "cost" else seed))
+                        continue
+                    cols = r["columns"]
+                    row.update({k: v for k, v in cols.items() if k.startswith(("metric_", "cost_", "proxy_"))})
+                    if kind != "cost" or device is None:
+                        device = cols.get("device") or r.get("device")
+                row.update(dataset=self.dataset, source=source, run=self.seeds.index(seed), seed=seed,
+                           protocol=protocol, device=device, library_version=__version__,
+                           absent_reason="; ".join(reasons) or None)
+                out.append(row)
+        return out
+
+
+def _frame(rows: List[Dict[str, Any]], proxy_errors: Dict[str, str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    data_cols = sorted(c for c in frame.columns if c.startswith(("metric_", "cost_", "proxy_")))
+    metric = [c for c in data_cols if c.startswith("metric_")]
+    cost = [c for c in data_cols if c.startswith("cost_")]
+    proxy = [c for c in data_cols if c.startswith("proxy_")]
+    for col in (cost_column("params"), cost_column("flops")):
+        if col in frame:
+            frame[col] = frame[col].astype("Int64")
+    frame["arch_id"] = frame["arch_id"].astype("Int64")
+    frame["seed"] = frame["seed"].astype("Int64")
+    for col in ("depth", "embed_dim", "run"):
+        frame[col] = frame[col].astype("int16" if col != "run" else "int32")
+    if proxy_errors:  # a failed proxy unit: each proxy's error column says why its scores are missing
+        keys = list(zip(frame["arch"], frame["seed"]))
+        unit_errors = [proxy_errors.get(f"{a}|{s}") for a, s in keys]
+        for name in sorted({c.split("__")[0] for c in proxy}):
+            col = f"{name}__error"
+            old = frame[col].tolist() if col in frame else [None] * len(frame)
+            frame[col] = [o if isinstance(o, str) and o else u for o, u in zip(old, unit_errors)]
+        proxy = sorted(set(proxy) | {f"{c.split('__')[0]}__error" for c in proxy})
+    return frame[list(ARCH_COLUMNS) + metric + cost + proxy + list(PROVENANCE_COLUMNS)]
+
+
+def merge(wd: WorkDir, units: Sequence[Unit], out: os.PathLike, *, source: str, protocol: str,
+          build: Dict[str, Any], max_attempts: int, wait: float = 600.0) -> Optional[Dict[str, Any]]:
+    """Write the table set of the selected units' finished results; None when nothing is finished."""
+    by_ds: Dict[Tuple[str, bool], List[Unit]] = {}
+    for u in units:
+        by_ds.setdefault((u.dataset, u.synthetic), []).append(u)
+    if len({ds for ds, _ in by_ds}) != len(by_ds):
+        raise BuildError("a dataset is selected both with its real and a synthetic cube; merge them separately")
+    frames: Dict[str, pd.DataFrame] = {}
+    absent: Dict[str, Dict[str, str]] = {}
+    coverage: Dict[str, Any] = {}
+    failures: List[Dict[str, str]] = []
+    for (ds, synthetic), us in by_ds.items():
+        d = _Dataset(ds, us, wd, max_attempts)
+        row_protocol = protocol + ("+synthetic-cube" if synthetic else "")
+        rows = d.rows(source, row_protocol)
+        coverage[ds] = {"architectures": len(d.archs), "seeds": d.seeds, "synthetic_cube": synthetic,
+                        "protocol": row_protocol, "units": d.counts}
+        failures += [{"unit": f"{ds}/{k}/{a}/s{s}", "error": e} for (k, a, s), e in d.errors.items()]
+        if not rows:
+            continue
+        proxy_errors = {f"{a}|{s}": f"proxies failed: {e}" for (k, a, s), e in d.errors.items() if k == "proxies"}
+        frames[ds] = _frame(rows, proxy_errors)
+        absent[ds] = _absent(d)
+    if not frames:
+        return None
+    build = dict(build, coverage=coverage, failures=failures[:200], failures_total=len(failures),
+                 library_version=__version__, git_commit=git_commit(Path(__file__).resolve().parent))
+    locks = Locks(Path(out) / ".locks")
+    deadline = time.time() + wait
+    while True:
+        lock = locks.acquire("merge")
+        if lock is not None:
+            break
+        if time.time() > deadline:
+            raise BuildError(f"another builder has been merging into {out} for over {wait:.0f}s; "
+                             f"if none runs, remove {locks.folder}")
+        time.sleep(0.5)
+    try:
+        return write_table_set(out, frames, source=source, protocol=protocol, build=build, absent=absent,
+                               description=build.get("description", ""), notes=build.get("notes", []))
+    finally:
+        lock.release()
+        try:
+            locks.folder.rmdir()
+        except OSError:
+            pass
+
+
+def _absent(d: _Dataset) -> Dict[str, str]:
+    """Whole columns this build does not have for a dataset, and why."""
+    out: Dict[str, str] = {}
+    if "train" not in d.kinds:
+        for m in ("oa", "aa", "kappa", "oa_best", "class_acc", "train_seconds"):
+            out[f"metric_{m}"] = "training was not part of this build (--kind without train)"
+    if "proxies" not in d.kinds:
+        for name in ORIENTATION:
+            if name not in ("params", "flops"):
+                out[f"proxy_{name}"] = "zero-cost proxies were not part of this build (--kind without proxies)"
+    out[cost_column("model_size")] = "an upstream-only column (the authors' m_size); see cost_params"
+    return out

@@ -1,0 +1,230 @@
+"""Units of work: one (kind, dataset, architecture, seed) each, idempotent, named by a stable key.
+
+A unit's result is one JSON document (see :meth:`UnitRunner.run`) that the work directory writes
+atomically under ``done/<key>.json``. Everything that changes what a unit computes is in its key
+(dataset and whether its cube is synthetic, kind and fidelity, seed, architecture), so results of
+different configurations never mix in one work directory and re-running a unit is a no-op.
+
+Kinds: ``cost`` (exact params and FLOPs of the built subnet; seed-free), ``proxies`` (every
+zero-cost proxy of a freshly initialised subnet, from ``hytasbench.proxies``), ``train`` (the
+training protocol of ``hytasbench.train``). Torch is imported lazily, inside the runner only.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import platform
+import re
+import socket
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from hytasbench import __version__, space
+from hytasbench.errors import BuildError
+from hytasbench.schema import cost_column, metric_column
+
+KINDS: Tuple[str, ...] = ("cost", "proxies", "train")
+SYNTHETIC_TAG = "~synthetic"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One idempotent piece of work; ``fidelity`` is '' for the published protocol."""
+
+    kind: str
+    dataset: str
+    arch: str
+    seed: Optional[int] = 0  # None for seed-free kinds (cost)
+    fidelity: str = ""
+    synthetic: bool = False
+
+    @property
+    def key(self) -> str:
+        data = self.dataset + (SYNTHETIC_TAG if self.synthetic else "")
+        kind = self.kind + (f"-{self.fidelity}" if self.fidelity else "")
+        seed = "" if self.seed is None else f"__s{self.seed}"
+        return f"{data}__{kind}{seed}__{self.arch}"
+
+    def resources(self, gpu: bool) -> Dict[str, float]:
+        """What one run of the unit occupies (Ray's resource names): one GPU, or one CPU."""
+        if gpu and self.kind != "cost":
+            return {"num_gpus": 1}
+        return {"num_cpus": 1}
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def train_protocol(epochs: Optional[int]) -> Tuple[str, str]:
+    """(protocol name, key tag) of training with an optional epoch override: the tag is '' for the
+    published protocol, ``e<epochs>`` otherwise (imports torch, through hytasbench.train)."""
+    from hytasbench.train import TrainConfig
+
+    cfg = TrainConfig() if epochs is None else TrainConfig(epochs=epochs)
+    protocol = cfg.protocol_name()
+    return protocol, ("" if protocol == TrainConfig().protocol_name() else f"e{cfg.epochs}")
+
+
+def result_tag(protocol: str) -> str:
+    """Key tag of a training result read back from JSON (``e<epochs>`` or a hash of the protocol)."""
+    from hytasbench.train import PROTOCOL
+
+    if protocol == PROTOCOL:
+        return ""
+    m = re.fullmatch(re.escape(PROTOCOL) + r"\+custom\(epochs=(\d+)\)", protocol)
+    return f"e{m.group(1)}" if m else "p" + hashlib.sha1(protocol.encode()).hexdigest()[:8]
+
+
+def make_units(kinds: Sequence[str], datasets: Sequence[str], archs: Sequence[str], seeds: Sequence[int],
+               synthetic: Iterable[str] = (), train_tag: str = "") -> List[Unit]:
+    """All units of a build in a fixed order: kind (cheap first), dataset, seed, architecture."""
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise BuildError(f"unknown unit kind(s) {unknown}; allowed: {', '.join(KINDS)}")
+    syn = set(synthetic)
+    out: List[Unit] = []
+    for kind in KINDS:
+        if kind not in kinds:
+            continue
+        for ds in datasets:
+            for seed in ([None] if kind == "cost" else seeds):
+                fid = train_tag if kind == "train" else ""
+                out += [Unit(kind, ds, a, seed, fid, ds in syn) for a in archs]
+    return out
+
+
+def shard(units: Sequence[Unit], index: int, count: int) -> List[Unit]:
+    """Shard ``index`` (1-based) of ``count``: a stable hash of the key decides, so every unit lands
+    in exactly one shard whatever the order or the other options of the command."""
+    if count < 1 or not 1 <= index <= count:
+        raise BuildError(f"shard {index}/{count}: need 1 <= K <= N")
+    return [u for u in units if int(hashlib.sha1(u.key.encode()).hexdigest(), 16) % count == index - 1]
+
+
+@dataclass
+class RunnerConfig:
+    """What a worker needs to run units: where the data is and the protocol overrides."""
+
+    data_root: Optional[str] = None
+    epochs: Optional[int] = None  # None: the published 300
+    threads: int = 1
+    proxies: Optional[List[str]] = None  # None: every proxy the engine has
+
+
+class UnitRunner:
+    """Runs units in one worker process; keeps each dataset loaded between units."""
+
+    def __init__(self, config: RunnerConfig, device: str = "cpu"):
+        self.config = config
+        self.device = device
+        self._data: Dict[Tuple[str, bool], Any] = {}
+        import torch
+
+        torch.set_num_threads(max(1, config.threads))
+
+    def data(self, dataset: str, synthetic: bool):
+        key = (dataset, synthetic)
+        if key not in self._data:
+            if synthetic:
+                from hytasbench.datasets.synthetic import synthetic_dataset
+                self._data[key] = synthetic_dataset(dataset, self.config.data_root)
+            else:
+                from hytasbench.datasets.load import load_dataset
+                self._data[key] = load_dataset(dataset, self.config.data_root)
+        return self._data[key]
+
+    def run(self, unit: Unit) -> Dict[str, Any]:
+        """Do the unit's work and return its result document (columns plus provenance)."""
+        start = time.perf_counter()
+        columns = getattr(self, f"_{unit.kind}")(unit)
+        import torch
+
+        return {
+            "key": unit.key, "unit": unit.to_dict(), "columns": columns,
+            "seconds": time.perf_counter() - start, "device": self.device_name(),
+            "host": socket.gethostname(), "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "library_version": __version__, "torch_version": torch.__version__,
+        }
+
+    def device_name(self) -> str:
+        import torch
+
+        if self.device.startswith("cuda"):
+            return f"cuda:{torch.cuda.get_device_name(torch.device(self.device))}"
+        return f"cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
+
+    def _cost(self, unit: Unit) -> Dict[str, Any]:
+        from hytasbench.model import build_model_for, count_flops, count_params
+
+        model = build_model_for(unit.arch, unit.dataset)
+        return {cost_column("params"): count_params(model), cost_column("flops"): count_flops(model)}
+
+    def _proxies(self, unit: Unit) -> Dict[str, Any]:
+        try:
+            from hytasbench.proxies.engine import score_architecture
+        except ImportError as exc:
+            raise BuildError(f"the proxy engine (hytasbench.proxies.engine) is not available: {exc}") from None
+        kwargs: Dict[str, Any] = {"proxies": self.config.proxies, "seed": unit.seed, "device": self.device}
+        if unit.synthetic:
+            kwargs["data"] = self.data(unit.dataset, True)
+        else:
+            kwargs["data_root"] = self.config.data_root
+        return dict(score_architecture(unit.arch, unit.dataset, **kwargs))
+
+    def _train(self, unit: Unit) -> Dict[str, Any]:
+        from hytasbench.train import TrainConfig, train_and_evaluate
+
+        cfg = TrainConfig(seed=int(unit.seed or 0), device=self.device, threads=self.config.threads)
+        if self.config.epochs is not None:
+            cfg.epochs = self.config.epochs
+        result = train_and_evaluate(unit.arch, self.data(unit.dataset, unit.synthetic), cfg)
+        return train_columns(result.to_dict())
+
+
+def train_columns(result: Dict[str, Any]) -> Dict[str, Any]:
+    """Table columns of a training result (``hytasbench.train.TrainResult.to_dict()``)."""
+    cols = {metric_column(m): result[m] for m in ("oa", "aa", "kappa", "oa_best", "class_acc", "train_seconds")}
+    cols[cost_column("params")] = int(result["params"])
+    cols[cost_column("flops")] = int(result["flops"])
+    cols["protocol"] = result["protocol"]
+    cols["device"] = result["device"]
+    cols["split_seed"] = result.get("split_seed")
+    return cols
+
+
+def parse_archs(spec: str) -> List[str]:
+    """``all`` (HyTAS-2000), ids, ranges ``a-b``, canonical strings, or ``@file`` / a file path
+    (one item per line, ``#`` comments), comma-separated; duplicates dropped, order kept."""
+    import os
+
+    items: List[str] = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        path = part[1:] if part.startswith("@") else part
+        if part.startswith("@") or os.path.isfile(path):
+            try:
+                lines = open(path).read().splitlines()
+            except OSError as exc:
+                raise BuildError(f"cannot read the architecture file {path}: {exc}") from None
+            items += [s for s in (ln.split("#")[0].strip() for ln in lines) if s]
+        else:
+            items.append(part)
+    out: Dict[str, None] = {}
+    for item in items:
+        if item.lower() == "all":
+            for a in space.hytas2000():
+                out.setdefault(str(a), None)
+            continue
+        lo, sep, hi = item.partition("-")
+        if sep and lo.isdigit() and hi.isdigit():
+            if int(lo) > int(hi):
+                raise BuildError(f"architecture range {item!r} is empty (start > end)")
+            for i in range(int(lo), int(hi) + 1):
+                out.setdefault(str(space.parse(i)), None)
+            continue
+        out.setdefault(str(space.parse(item)), None)
+    if not out:
+        raise BuildError(f"no architectures in {spec!r}")
+    return list(out)
