@@ -88,19 +88,19 @@ class SearchProblem:
 
     def _resolve_cost(self, frame, name: str, given: Mapping[str, float],
                       published: Optional[Callable[[str], Optional[float]]]) -> Optional[np.ndarray]:
-        """Per-candidate seconds of one proxy: explicit > per-architecture column > published mean."""
+        """Per-candidate seconds of one proxy: explicit > per-architecture column > analytic > published mean."""
         n = len(frame)
         base = name.partition("__")[0]
         if name in given or base in given:
             self._cost_source[name] = "given"
             return np.full(n, float(given.get(name, given.get(base))))
-        if name in ANALYTIC_PROXIES and not name in given:
-            self._cost_source[name] = "analytic (0 s)"
-            return np.zeros(n)
         column = f"proxy_{base}__seconds"
         if column in frame.columns and frame[column].notna().any():
             self._cost_source[name] = f"column {column}"
             return frame[column].to_numpy(dtype=float)
+        if name in ANALYTIC_PROXIES:
+            self._cost_source[name] = "analytic (0 s)"
+            return np.zeros(n)
         mean = published(base) if published is not None else None
         if mean is not None:
             self._cost_source[name] = "published mean per architecture"
@@ -140,11 +140,12 @@ class SearchProblem:
         return self._proxy_seconds[name]  # type: ignore[return-value]
 
     @classmethod
-    def from_benchmark(cls, bench, dataset: str, *, proxy_seconds: Optional[Mapping[str, float]] = None,
+    def from_benchmark(cls, bench, dataset: str, *, source: Optional[str] = None,
+                       proxy_seconds: Optional[Mapping[str, float]] = None,
                        neighbours: int = DEFAULT_NEIGHBOURS) -> "SearchProblem":
         """Extract one dataset's frame from a Benchmark; published proxy times fill missing costs."""
-        frame = bench.frame(dataset)
-        published = getattr(bench, "proxy_seconds", None)
-        lookup = (lambda proxy: published(dataset, proxy)) if callable(published) else None
-        return cls(frame, dataset=dataset, source=str(getattr(bench, "source", "")), proxy_seconds=proxy_seconds,
-                   published_proxy_seconds=lookup, neighbours=neighbours)
+        name = source or bench.default_source
+        frame = bench.frame(dataset, source=name)
+        return cls(frame, dataset=dataset, source=name, proxy_seconds=proxy_seconds,
+                   published_proxy_seconds=lambda proxy: bench.proxy_seconds(dataset, proxy, source=name),
+                   neighbours=neighbours)

@@ -26,7 +26,7 @@ from ..errors import ArchitectureNotInTableError
 from ..space import DEPTHS, EMBED_DIMS, Arch, ArchLike, parse
 from .features import encode
 
-DEFAULT_NEIGHBOURS = 8
+DEFAULT_NEIGHBOURS = 3
 _MAX_DEPTH = max(DEPTHS)
 
 

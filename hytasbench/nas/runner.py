@@ -1,0 +1,222 @@
+"""The simulated-cost runner: play a searcher against the table under a budget, for many seeds.
+
+Cost model: training a candidate costs its recorded training seconds, scoring it with a proxy its
+proxy seconds (see :class:`~hytasbench.nas.problem.SearchProblem` for where those come from).
+Every query is charged, repeats included: remembering results is the algorithm's job. An evaluation
+that would end after the time budget is cut off at the budget and its result is never told, so
+the simulated time of a run never exceeds the budget. The incumbent is the best *trained*
+candidate so far; regret is the best OA among all candidates minus the incumbent's OA.
+"""
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ..errors import ArchitectureNotInTableError, InvalidBudgetError, MissingCostError
+from .interface import SCORE, TRAIN, Query, Searcher
+from .problem import SearchProblem
+
+DEFAULT_MAX_STEPS = 1_000_000
+
+
+def _positive(name: str, value: Any, integral: bool) -> None:
+    if value is None:
+        return
+    ok_type = isinstance(value, (int, np.integer)) if integral else isinstance(value, (int, float, np.number))
+    if isinstance(value, bool) or not ok_type or not math.isfinite(float(value)) or value <= 0:
+        kind = "a positive integer" if integral else "a positive, finite number of simulated seconds"
+        raise InvalidBudgetError(f"budget {name} must be {kind}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When a run stops: whichever limit is reached first.
+
+    ``seconds``: simulated seconds (training plus proxy time); ``trainings``: number of trained
+    evaluations; ``evaluations``: number of evaluations of any kind (trainings plus proxy scores).
+    """
+
+    seconds: Optional[float] = None
+    trainings: Optional[int] = None
+    evaluations: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        _positive("seconds", self.seconds, integral=False)
+        _positive("trainings", self.trainings, integral=True)
+        _positive("evaluations", self.evaluations, integral=True)
+        if self.seconds is None and self.trainings is None and self.evaluations is None:
+            raise InvalidBudgetError("a budget needs seconds, trainings or evaluations (none was given)")
+
+    def __str__(self) -> str:
+        parts = [f"{v} {k}" for k, v in (("s", self.seconds), ("trainings", self.trainings),
+                                         ("evaluations", self.evaluations)) if v is not None]
+        return " / ".join(parts)
+
+
+@dataclass
+class Trajectory:
+    """One run: one entry per completed evaluation, in order, plus why the run stopped."""
+
+    seed: int
+    kind: np.ndarray          # "train" or "score"
+    index: np.ndarray         # candidate position
+    proxy: np.ndarray         # proxy name, None for trainings
+    value: np.ndarray         # OA (fraction) or raw proxy score
+    cost: np.ndarray          # simulated seconds of this evaluation
+    elapsed: np.ndarray       # simulated seconds spent when it finished
+    best_index: np.ndarray    # incumbent position after it (-1 before the first training)
+    best_oa: np.ndarray       # incumbent OA after it (NaN before the first training)
+    stop: str                 # "budget", "searcher" (ask returned None) or "max_steps"
+    end_seconds: float        # simulated time at the end, cut-off evaluation included
+
+
+def _resolve(problem: SearchProblem, index: Any) -> int:
+    space = problem.space
+    if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+        i = operator.index(index)
+        if 0 <= i < space.n:
+            return i
+        raise ArchitectureNotInTableError(f"position {i}", problem.dataset, problem.source,
+                                          f"candidate positions are 0..{space.n - 1}")
+    return space.index(index)
+
+
+def run_search(searcher: Searcher, problem: SearchProblem, budget: Budget, seed: int = 0,
+               max_steps: int = DEFAULT_MAX_STEPS) -> Trajectory:
+    """Run one seed of ``searcher`` against ``problem`` and return its trajectory.
+
+    ``max_steps`` guards against searchers that never stop asking for free (0 s) evaluations.
+    """
+    if not isinstance(budget, Budget):
+        raise InvalidBudgetError(f"budget must be a hytasbench.nas.Budget, got {type(budget).__name__}")
+    problem.check_proxies(searcher.required_proxies())
+    searcher.reset(problem.space, np.random.default_rng(seed))
+    oa, train_seconds = problem.oa, problem.train_seconds
+    seconds = math.inf if budget.seconds is None else float(budget.seconds)
+    max_train = budget.trainings or math.inf
+    max_eval = budget.evaluations or math.inf
+    kinds: List[str] = []
+    indices: List[int] = []
+    proxies: List[Optional[str]] = []
+    values: List[float] = []
+    costs: List[float] = []
+    times: List[float] = []
+    best_idx: List[int] = []
+    best_val: List[float] = []
+    proxy_arrays: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
+    elapsed, n_train, best, best_i, stop = 0.0, 0, -math.inf, -1, "max_steps"
+    for _ in range(max_steps):
+        query = searcher.ask()
+        if query is None:
+            stop = "searcher"
+            break
+        kind, index, proxy = query
+        i = index if type(index) is int and 0 <= index < len(oa) else _resolve(problem, index)
+        if kind == TRAIN:
+            value, cost = oa[i], train_seconds[i]
+        elif kind == SCORE:
+            if proxy not in proxy_arrays:
+                proxy_arrays[proxy] = (problem.proxy_values(proxy), problem.proxy_seconds(proxy))
+            value, cost = proxy_arrays[proxy][0][i], proxy_arrays[proxy][1][i]
+        else:
+            raise ValueError(f"query kind must be {TRAIN!r} or {SCORE!r}, got {kind!r}")
+        if not cost >= 0:
+            what = "training" if kind == TRAIN else f"proxy {proxy!r}"
+            raise MissingCostError(f"no recorded {what} time for {problem.space.strings[i]} on "
+                                   f"{problem.dataset!r}; a seconds budget needs it and none is invented")
+        if elapsed + cost > seconds:
+            elapsed, stop = seconds, "budget"
+            break
+        elapsed += cost
+        if kind == TRAIN:
+            n_train += 1
+            if value > best:
+                best, best_i = value, i
+        kinds.append(kind)
+        indices.append(i)
+        proxies.append(proxy)
+        values.append(float(value))
+        costs.append(float(cost))
+        times.append(elapsed)
+        best_idx.append(best_i)
+        best_val.append(best)
+        searcher.tell(Query(kind, i, proxy), float(value))
+        if n_train >= max_train or len(kinds) >= max_eval:
+            stop = "budget"
+            break
+    best_arr = np.asarray(best_val, dtype=float)
+    best_arr[np.isneginf(best_arr)] = np.nan
+    return Trajectory(seed, np.asarray(kinds, dtype=object), np.asarray(indices, dtype=np.int64),
+                      np.asarray(proxies, dtype=object), np.asarray(values, dtype=float),
+                      np.asarray(costs, dtype=float), np.asarray(times, dtype=float),
+                      np.asarray(best_idx, dtype=np.int64), best_arr, stop, elapsed)
+
+
+@dataclass
+class SearchResults:
+    """Trajectories of many seeds of one algorithm on one problem, with DataFrame views."""
+
+    algorithm: str
+    problem: SearchProblem
+    budget: Budget
+    trajectories: List[Trajectory]
+    params: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def frame(self):
+        """One row per evaluation: algorithm, seed, step, kind, arch, proxy, value, cost, elapsed,
+        trainings so far, incumbent arch and OA, regret (NaN before the first training)."""
+        import pandas as pd
+
+        t = self.trajectories
+        strings = self.problem.space.strings
+        best_index = np.concatenate([x.best_index for x in t]) if t else np.zeros(0, np.int64)
+        best_oa = np.concatenate([x.best_oa for x in t]) if t else np.zeros(0)
+        kind = np.concatenate([x.kind for x in t]) if t else np.zeros(0, object)
+        index = np.concatenate([x.index for x in t]) if t else np.zeros(0, np.int64)
+        return pd.DataFrame({
+            "algorithm": self.algorithm,
+            "seed": np.repeat([x.seed for x in t], [len(x.index) for x in t]),
+            "step": np.concatenate([np.arange(len(x.index)) for x in t]) if t else np.zeros(0, np.int64),
+            "kind": kind,
+            "arch": strings[index],
+            "proxy": np.concatenate([x.proxy for x in t]) if t else np.zeros(0, object),
+            "value": np.concatenate([x.value for x in t]) if t else np.zeros(0),
+            "cost": np.concatenate([x.cost for x in t]) if t else np.zeros(0),
+            "elapsed": np.concatenate([x.elapsed for x in t]) if t else np.zeros(0),
+            "trainings": np.concatenate([np.cumsum(x.kind == TRAIN) for x in t]) if t else np.zeros(0, np.int64),
+            "best_arch": np.where(best_index >= 0, strings[np.maximum(best_index, 0)], None),
+            "best_oa": best_oa,
+            "regret": self.problem.best_oa - best_oa,
+        })
+
+    @property
+    def runs(self):
+        """One row per seed: final incumbent, its OA and regret, time spent, counts, stop reason."""
+        import pandas as pd
+
+        rows = []
+        for x in self.trajectories:
+            final = x.best_oa[-1] if len(x.best_oa) else np.nan
+            rows.append({"algorithm": self.algorithm, "seed": x.seed,
+                         "best_arch": (self.problem.space.strings[x.best_index[-1]]
+                                       if len(x.best_index) and x.best_index[-1] >= 0 else None),
+                         "best_oa": final, "regret": self.problem.best_oa - final,
+                         "seconds": x.end_seconds, "trainings": int(np.sum(x.kind == TRAIN)),
+                         "evaluations": len(x.kind), "stop": x.stop})
+        return pd.DataFrame(rows)
+
+
+def run_many(searcher: Searcher, problem: SearchProblem, budget: Budget,
+             seeds: Union[int, Iterable[int]] = 10, name: Optional[str] = None,
+             max_steps: int = DEFAULT_MAX_STEPS) -> SearchResults:
+    """Run ``searcher`` once per seed (``seeds`` = a count n means seeds 0..n-1)."""
+    seed_list: Sequence[int] = range(seeds) if isinstance(seeds, (int, np.integer)) else list(seeds)
+    if len(seed_list) == 0:
+        raise ValueError(f"seeds must name at least one seed, got {seeds!r}")
+    trajectories = [run_search(searcher, problem, budget, int(s), max_steps) for s in seed_list]
+    return SearchResults(name or type(searcher).__name__, problem, budget, trajectories, searcher.get_params())

@@ -1,0 +1,300 @@
+"""hytasbench.nas on small synthetic tables: moves, runner, budgets, determinism, errors, regret."""
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hytasbench.errors import (ArchitectureNotInTableError, InvalidBudgetError, MissingCostError, NoAccuracyError,
+                               UnknownAlgorithmError, UnknownFieldError)
+from hytasbench.nas import (ALGORITHMS, TRAIN, Budget, Query, RandomSearch, RegularizedEvolution, SearchProblem,
+                            Searcher, TabulatedSpace, expected_best_of_n, make_searcher, run_many, run_search, train)
+from hytasbench.nas.cli import parse_budget
+from hytasbench.nas.regret import regret_curve, regret_matrix, regret_table
+from hytasbench.space import distance, hytas2000, mutate, parse
+
+# Small parameters so that every algorithm does all of its phases within the synthetic budgets.
+FAST = {"zero_cost": {"n_candidates": 40}, "zero_cost_evolution": {"n_candidates": 40},
+        "surrogate": {"pool_size": 60, "n_init": 5, "batch_size": 5, "n_estimators": 5}}
+
+
+def synthetic_frame(n: int = 300, seed: int = 0, oa: bool = True) -> pd.DataFrame:
+    """Columns as in the reference tables; OA grows with size plus noise, training time with size."""
+    rng = np.random.default_rng(seed)
+    archs = hytas2000()[:n]
+    size = np.array([a.embed_dim * sum(a.mlp_ratio) for a in archs], dtype=float)
+    frame = pd.DataFrame({"arch": [str(a) for a in archs],
+                          "metric_train_seconds": 30 + 200 * size / size.max(),
+                          "cost_params": size * 100, "cost_flops": size * 5000,
+                          "proxy_snip": np.log(size) + rng.normal(0, 0.5, n),
+                          "proxy_snip__seconds": rng.uniform(0.1, 0.3, n),
+                          "proxy_grasp": -np.log(size) + rng.normal(0, 0.5, n)})
+    if oa:
+        frame.insert(1, "metric_oa", 0.5 + 0.3 * size / size.max() + rng.normal(0, 0.03, n))
+    return frame
+
+
+@pytest.fixture(scope="module")
+def problem() -> SearchProblem:
+    return SearchProblem(synthetic_frame(), dataset="synthetic", source="test", proxy_seconds={"grasp": 0.5})
+
+
+def searchers():
+    return [(name, make_searcher(name, **FAST.get(name, {}))) for name in ALGORITHMS]
+
+
+# ---- the tabulated space -------------------------------------------------------------------------
+
+def test_neighbourhoods_follow_space_distance(problem):
+    """The vectorised distance matrix must agree with space.distance: same k nearest, same ties."""
+    space = problem.space
+    for i in random.Random(1).sample(range(space.n), 15):
+        brute = np.array([distance(space.archs[i], a) if k != i else np.inf for k, a in enumerate(space.archs)])
+        expected = np.argsort(brute, kind="stable")[:space.k]
+        assert space.neighbours(i) == expected.tolist()
+        assert space.neighbour_distance[i].tolist() == brute[expected].tolist()
+
+
+def test_moves_stay_in_the_table(problem):
+    space = problem.space
+    rng = random.Random(0)
+    for i in range(space.n):
+        assert i not in space.neighbours(i) and len(space.neighbours(i)) == space.k
+        assert space.mutate(i, rng) in space.neighbours(i)
+
+
+def test_snap_is_the_nearest_tabulated_architecture(problem):
+    space = problem.space
+    rng = random.Random(3)
+    for i in range(20):
+        assert space.snap(space.archs[i]) == i == space.index(str(space.archs[i]))
+        child = mutate(space.archs[i], rng)
+        snapped = space.snap(child)
+        assert distance(child, space.archs[snapped]) == min(distance(child, a) for a in space.archs)
+    outside = hytas2000()[-1]  # in HyTAS-2000 but not in this 300-architecture table
+    with pytest.raises(ArchitectureNotInTableError, match="snap"):
+        space.index(outside)
+
+
+# ---- the runner --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,searcher", searchers())
+def test_same_seed_same_trajectory(problem, name, searcher):
+    budget = Budget(seconds=3000)
+    a = run_many(searcher, problem, budget, seeds=[4, 5]).frame
+    b = run_many(searcher, problem, budget, seeds=[4, 5]).frame
+    pd.testing.assert_frame_equal(a, b)
+    other = run_many(searcher, problem, budget, seeds=[6]).frame
+    assert not a[a.seed == 4]["arch"].reset_index(drop=True).equals(other["arch"]), "seeds must matter"
+
+
+@pytest.mark.parametrize("name,searcher", searchers())
+@pytest.mark.parametrize("budget", [Budget(seconds=1000), Budget(seconds=59.5), Budget(trainings=7),
+                                    Budget(evaluations=45), Budget(seconds=5000, trainings=12)])
+def test_budget_is_never_exceeded(problem, name, searcher, budget):
+    for t in run_many(searcher, problem, budget, seeds=3).trajectories:
+        assert budget.seconds is None or t.end_seconds <= budget.seconds
+        assert budget.seconds is None or (len(t.elapsed) == 0 or t.elapsed[-1] <= budget.seconds)
+        assert budget.trainings is None or int(np.sum(t.kind == TRAIN)) <= budget.trainings
+        assert budget.evaluations is None or len(t.kind) <= budget.evaluations
+        assert np.allclose(np.cumsum(t.cost), t.elapsed)
+        assert t.stop in ("budget", "searcher")
+
+
+@settings(max_examples=40, deadline=None)
+@given(seconds=st.floats(min_value=1.0, max_value=20000.0), seed=st.integers(0, 2 ** 32 - 1))
+def test_budget_never_exceeded_property(problem, seconds, seed):
+    t = run_search(RegularizedEvolution(5, 2), problem, Budget(seconds=seconds), seed=seed)
+    assert t.end_seconds <= seconds and (len(t.elapsed) == 0 or t.elapsed[-1] <= seconds)
+    # the evaluation that did not fit was cut off at the budget, not performed
+    if t.stop == "budget":
+        assert t.end_seconds == seconds
+
+
+def test_budget_too_small_for_one_training(problem):
+    t = run_search(RandomSearch(), problem, Budget(seconds=1.0))
+    assert len(t.kind) == 0 and t.stop == "budget" and t.end_seconds == 1.0
+
+
+def test_trajectory_records_cost_and_incumbent(problem):
+    res = run_many(make_searcher("zero_cost", n_candidates=30), problem, Budget(seconds=800), seeds=2)
+    f = res.frame
+    scored = f[f.kind == "score"]
+    assert len(scored) == 60 and (scored.proxy == "snip").all()
+    trained = f[f.kind == TRAIN]
+    assert np.allclose(trained.value, [problem.oa[problem.space.index(a)] for a in trained.arch])
+    assert scored.regret.isna().all()  # no incumbent before the first training
+    for _, g in trained.groupby("seed"):
+        assert (np.diff(g.best_oa) >= 0).all() and np.allclose(g.best_oa, np.maximum.accumulate(g.value))
+    runs = res.runs
+    assert list(runs.seed) == [0, 1] and (runs.regret >= 0).all()
+
+
+def test_every_seed_of_random_search_trains_each_candidate_once(problem):
+    t = run_search(RandomSearch(), problem, Budget(trainings=10 ** 6))
+    assert sorted(t.index.tolist()) == list(range(problem.space.n)) and t.stop == "searcher"
+    assert t.best_oa[-1] == problem.best_oa
+
+
+# ---- a user's algorithm ------------------------------------------------------------------------
+
+class SmallestFirst(Searcher):
+    """A user algorithm: train architectures in order of FLOPs (a free feature), using Arch objects."""
+
+    def __init__(self, limit: int = 10):
+        self.limit = limit
+
+    def reset(self, space: TabulatedSpace, rng: np.random.Generator) -> None:
+        flops = space.features[:, space.feature_names.index("log_flops")]
+        self._todo = [space.archs[i] for i in np.argsort(flops)[:self.limit][::-1]]
+        self.told = []
+
+    def ask(self):
+        return train(self._todo.pop()) if self._todo else None
+
+    def tell(self, query: Query, value: float) -> None:
+        self.told.append((query.index, value))
+
+
+def test_user_algorithm_plugs_in(problem):
+    user = SmallestFirst(limit=6)
+    res = run_many(user, problem, Budget(seconds=10 ** 6), seeds=3, name="smallest-first")
+    assert repr(user) == "SmallestFirst(limit=6)" and res.params == {"limit": 6}
+    f = res.frame
+    assert (f.algorithm == "smallest-first").all() and len(f) == 18
+    assert [i for i, _ in user.told] == res.trajectories[-1].index.tolist()  # told positions, not Arch objects
+    assert set(res.runs.stop) == {"searcher"}
+    curve = regret_curve([res, run_many(RandomSearch(), problem, Budget(seconds=2000), seeds=3)])
+    assert set(curve.algorithm) == {"smallest-first", "RandomSearch"}
+
+
+def test_user_algorithm_asking_for_an_untabulated_architecture(problem):
+    class Outside(SmallestFirst):
+        def ask(self):
+            return train(hytas2000()[-1])
+
+    with pytest.raises(ArchitectureNotInTableError, match="not in"):
+        run_search(Outside(), problem, Budget(seconds=100))
+    with pytest.raises(ArchitectureNotInTableError, match="0..299"):
+        run_search(type("Far", (SmallestFirst,), {"ask": lambda self: train(10 ** 6)})(), problem, Budget(seconds=100))
+
+
+# ---- errors ------------------------------------------------------------------------------------
+
+def test_unknown_algorithm():
+    with pytest.raises(UnknownAlgorithmError, match="regularized_evolution") as info:
+        make_searcher("genetic")
+    assert isinstance(info.value, KeyError)
+    with pytest.raises(ValueError, match="population_size"):
+        make_searcher("regularized_evolution", populaton_size=3)
+
+
+@pytest.mark.parametrize("kwargs", [{"seconds": -1}, {"seconds": 0}, {"seconds": math.nan}, {"seconds": math.inf},
+                                    {"trainings": -5}, {"trainings": 2.5}, {"evaluations": True}, {}])
+def test_bad_budgets(kwargs):
+    with pytest.raises(InvalidBudgetError):
+        Budget(**kwargs)
+
+
+def test_budget_strings():
+    assert parse_budget("3h") == Budget(seconds=10800)
+    assert parse_budget("90m,100trainings") == Budget(seconds=5400, trainings=100)
+    assert parse_budget("500e") == Budget(evaluations=500)
+    for bad in ("-3h", "3 parsecs", "", "2.5trainings", "0s"):
+        with pytest.raises(InvalidBudgetError):
+            parse_budget(bad)
+
+
+def test_dataset_without_accuracy():
+    with pytest.raises(NoAccuracyError, match="no trained accuracy"):
+        SearchProblem(synthetic_frame(oa=False), dataset="ksc", source="hytasbench")
+    frame = synthetic_frame()
+    frame["metric_oa"] = np.nan
+    with pytest.raises(NoAccuracyError):
+        SearchProblem(frame, dataset="ksc")
+
+
+def test_missing_and_unknown_proxy_costs():
+    p = SearchProblem(synthetic_frame(), dataset="synthetic")
+    assert p.cost_source("snip") == "column proxy_snip__seconds" and p.cost_source("flops") == "analytic (0 s)"
+    assert p.cost_source("grasp") is None
+    with pytest.raises(MissingCostError, match="proxy_seconds"):
+        run_search(make_searcher("zero_cost", proxy="grasp"), p, Budget(seconds=100))
+    with pytest.raises(UnknownFieldError, match="snip"):
+        run_search(make_searcher("zero_cost", proxy="snipp"), p, Budget(seconds=100))
+    with pytest.raises(UnknownFieldError):
+        SearchProblem(synthetic_frame(), proxy_seconds={"nope": 1.0})
+    with pytest.raises(MissingCostError):
+        SearchProblem(synthetic_frame(), proxy_seconds={"grasp": -1.0})
+
+
+def test_orientation_is_applied(problem):
+    """GraSP's raw value is negatively oriented: ranking by it must pick large (good) models."""
+    by_grasp = run_search(make_searcher("zero_cost", proxy="grasp", n_candidates=None, top_k=5), problem,
+                          Budget(seconds=10 ** 6))
+    trained = by_grasp.index[by_grasp.kind == TRAIN]
+    assert problem.oa[trained].mean() > np.quantile(problem.oa, 0.8)
+
+
+def test_missing_oa_rows_are_excluded():
+    frame = synthetic_frame()
+    frame.loc[[3, 7], "metric_oa"] = np.nan
+    with pytest.warns(UserWarning, match="2 of 300"):
+        p = SearchProblem(frame, dataset="houston2013")
+    assert p.space.n == 298 and p.excluded == (frame.arch[3], frame.arch[7])
+    with pytest.raises(ArchitectureNotInTableError):
+        p.space.index(frame.arch[3])
+
+
+# ---- the closed form and regret -----------------------------------------------------------------
+
+def test_expected_best_of_n_against_enumeration():
+    values = np.array([0.3, 0.9, 0.5, 0.5, 0.1, 0.7, 0.2])
+    for n in range(1, len(values) + 1):
+        maxima = [max(c) for c in itertools.combinations(values, n)]
+        got = expected_best_of_n(values, n)
+        assert got.mean == pytest.approx(np.mean(maxima)) and got.std == pytest.approx(np.std(maxima))
+    with pytest.raises(ValueError):
+        expected_best_of_n(values, 0)
+
+
+def test_regret_matrix_and_table(problem):
+    res = run_many(RegularizedEvolution(5, 2), problem, Budget(seconds=4000), seeds=4)
+    grid = np.array([10.0, 500.0, 1000.0, 4000.0])
+    m = regret_matrix(res, grid)
+    t0 = res.trajectories[0]
+    trained = t0.kind == TRAIN
+    expected = [problem.best_oa - t0.best_oa[trained][t0.elapsed[trained] <= g][-1]
+                if (t0.elapsed[trained] <= g).any() else np.nan for g in grid]
+    np.testing.assert_allclose(m[0], expected)
+    assert np.isnan(m[:, 0]).all() and (np.diff(m[:, 1:], axis=1) <= 0).all()
+    table = regret_table(res, at=[1000.0, 4000.0])
+    assert table.loc["RegularizedEvolution", ("n", 4000.0)] == 4
+    by_count = regret_curve(res, x="trainings")
+    assert by_count["trainings"].iloc[0] == 1 and (by_count["n"] == 4).all()
+
+
+def test_plot_regret(problem, tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from hytasbench.nas.regret import plot_regret
+
+    res = run_many(RandomSearch(), problem, Budget(seconds=3000), seeds=3)
+    ax = plot_regret(res, spread="iqr")
+    assert [line.get_label() for line in ax.get_lines()] == ["RandomSearch"]
+    ax.figure.savefig(tmp_path / "r.png")
+    assert (tmp_path / "r.png").stat().st_size > 0
+
+
+def test_parse_accepts_table_strings(problem):
+    assert all(parse(s) == a for s, a in zip(problem.space.strings[:5], problem.space.archs[:5]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SearchProblem(synthetic_frame(n=50), dataset="small")  # no rows dropped, no warning
