@@ -66,8 +66,8 @@ def read_array(path: PathLike, key: str = "") -> np.ndarray:
 
     try:
         mat = scipy.io.loadmat(str(path))
-    except (ValueError, OSError, TypeError) as exc:
-        raise DatasetFormatError(path, f"not a readable MATLAB (v5) file: {exc}") from exc
+    except Exception as exc:  # scipy raises many kinds (MatReadError, zlib.error, IndexError, ...) on bad files
+        raise DatasetFormatError(path, f"not a readable MATLAB (v5) file: {type(exc).__name__}: {exc}") from exc
     if key not in mat:
         keys = sorted(k for k in mat if not k.startswith("__"))
         raise DatasetFormatError(path, f"has no variable {key!r}; found {keys}")
@@ -185,8 +185,9 @@ def load_dataset(name: str, root: Optional[PathLike] = None, seed: Optional[int]
     ``seed`` picks the per-class random split of Salinas and KSC (default 0); fixed splits ignore it.
     """
     spec = get_spec(name)
-    labels = load_labels(spec.name, root, download=download, verify=verify)
-    cube, cube_path = load_cube(spec.name, root, download=download, verify=verify)
+    locate(spec, root, download=download, verify=verify)  # one error listing every missing or wrong file
+    labels = load_labels(spec.name, root, verify=False)
+    cube, cube_path = load_cube(spec.name, root, verify=False)
     roles = ("train", "test") if spec.split == "fixed" else ("gt",)
     label_paths = [cube_path.parent / spec.file(r).name for r in roles]
     files = {p.name: digests(p)["sha256"] for p in [cube_path] + label_paths}

@@ -27,7 +27,7 @@ def class_spectra(num_classes: int, bands: int, rng: np.random.Generator) -> np.
 
 
 def synthetic_cube(labels: np.ndarray, num_classes: int, bands: int, seed: int = 0,
-                   noise: float = 0.5) -> np.ndarray:
+                   noise: float = 2.0) -> np.ndarray:
     """(H, W, bands) float32 in [0, 1] for a label map (0 = unlabelled, k = class k-1)."""
     rng = np.random.default_rng(seed)
     spectra = class_spectra(num_classes, bands, rng)
@@ -46,7 +46,7 @@ def synthetic_cube(labels: np.ndarray, num_classes: int, bands: int, seed: int =
 
 
 def synthetic_dataset(name: str, root: Optional[PathLike] = None, seed: int = 0, split_seed: Optional[int] = None,
-                      noise: float = 0.5, labels: Optional[LabelMaps] = None) -> HSIData:
+                      noise: float = 2.0, labels: Optional[LabelMaps] = None) -> HSIData:
     """A dataset whose cube is synthetic and whose label maps and split are real (read from ``root``)."""
     spec = get_spec(name)
     labels = labels if labels is not None else load_labels(spec.name, root)

@@ -58,7 +58,15 @@ def _packbits(data: bytes) -> bytes:
 def read_tiff(path: Union[str, Path]) -> np.ndarray:
     """The first image of a TIFF: (H, W) for one sample per pixel, else (H, W, samples)."""
     path = Path(path)
-    buf = path.read_bytes()
+    try:
+        return _read(path.read_bytes(), path)
+    except (struct.error, IndexError, KeyError, ValueError, zlib.error) as exc:
+        if isinstance(exc, DatasetFormatError):
+            raise
+        raise DatasetFormatError(path, f"corrupt or truncated TIFF ({type(exc).__name__}: {exc})") from exc
+
+
+def _read(buf: bytes, path: Path) -> np.ndarray:
     order, t = _tags(buf, path)
     if _TILE_WIDTH in t:
         raise DatasetFormatError(path, "tiled TIFF is not supported; save it with strips")
