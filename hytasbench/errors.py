@@ -127,3 +127,31 @@ class MissingCostError(HytasError, ValueError):
 
 class BuildError(HytasError, ValueError):
     """A table build that cannot run as asked: a bad option, a missing engine or device."""
+
+
+class MissingDependencyError(HytasError, ImportError):
+    """An optional extra that a feature needs is not installed; the message names the pip extra."""
+
+    def __init__(self, package: str, extra: str, feature: str):
+        self.package, self.extra = package, extra
+        super().__init__(f"{feature} needs {package}, which is not installed: pip install 'hytasbench[{extra}]'")
+
+
+class UnknownProxyError(HytasError, KeyError):
+    """A zero-cost proxy name that is not registered in ``hytasbench.proxies``."""
+
+    def __init__(self, name: object, allowed: Iterable[str]):
+        self.name = name
+        self.allowed = list(allowed)
+        super().__init__(f"unknown proxy {name!r}{_allowed(self.allowed)}")
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class UnknownProxyOptionError(HytasError, ValueError):
+    """An option that a proxy kernel does not have."""
+
+    def __init__(self, proxy: str, option: object, allowed: Iterable[str]):
+        self.proxy, self.option, self.allowed = proxy, option, list(allowed)
+        super().__init__(f"proxy {proxy!r} has no option {option!r}{_allowed(self.allowed)}")

@@ -4,7 +4,7 @@ One row per (architecture, dataset, source, run). Columns are grouped by prefix:
 architecture columns, ``metric_*``, ``cost_*``, ``proxy_*`` and provenance. A proxy column is
 ``proxy_<name>`` or ``proxy_<name>__<variant>``; variants ``nosign``, ``attn``, ``mlp``,
 ``attn_nosign``, ``mlp_nosign``, ``attn_log``, ``mlp_log`` are scores, ``layers`` is the per-layer
-score list and ``seconds`` the compute time.
+score list, ``seconds`` the compute time and ``error`` why a score is missing (None when fine).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ COSTS: Dict[str, str] = {
     "model_size": "upstream 'm_size' column, as published (unit not documented upstream)",
 }
 SCORE_VARIANTS: Tuple[str, ...] = ("nosign", "attn", "mlp", "attn_nosign", "mlp_nosign", "attn_log", "mlp_log")
-EXTRA_VARIANTS: Tuple[str, ...] = ("layers", "seconds")
+EXTRA_VARIANTS: Tuple[str, ...] = ("layers", "seconds", "error")
 
 # +1: higher raw score predicts higher accuracy; -1: lower does (GraSP's raw value).
 ORIENTATION: Dict[str, int] = {

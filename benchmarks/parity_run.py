@@ -1,0 +1,78 @@
+"""Score HyTAS-2000 architectures on the real Indian Pines with every proxy, clean and with
+``hytas_compat`` where an upstream quirk changes the number, for the parity study
+(docs/proxies.md). Resumable: one JSON line per architecture, ids already in the file skipped.
+
+    python benchmarks/parity_run.py --out work/parity/indian_pines.jsonl --count 300
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import numpy as np
+
+#: proxies whose upstream numbers differ from the clean definition by more than noise
+COMPAT = ("synflow", "logsynflow", "dss", "fisher", "naswot", "tcet", "croze", "zico")
+
+
+def spread_ids(count: int, total: int = 2000) -> List[int]:
+    """``count`` ids spread evenly over 1..total (always including 1 and total)."""
+    return sorted(set(int(round(v)) for v in np.linspace(1, total, count)))
+
+
+def done_ids(path: Path) -> set:
+    if not path.exists():
+        return set()
+    out = set()
+    for line in path.read_text().splitlines():
+        try:
+            out.add(json.loads(line)["id"])
+        except (ValueError, KeyError):
+            continue  # a line cut short by a kill: that id is simply redone
+    return out
+
+
+def record(arch_id: int, dataset: str, data_root: str, seed: int) -> Dict[str, Any]:
+    from hytasbench.proxies import available, proxy_batch, run_engine
+    from hytasbench.proxies.engine import build_scoring_model
+
+    batch = proxy_batch(dataset, seed, data_root)
+    model = build_scoring_model(arch_id, batch.dataset, seed)
+    labels = available() + [f"{p}:compat" for p in COMPAT]
+    options = {f"{p}:compat": {"hytas_compat": True} for p in COMPAT}
+    start = time.perf_counter()
+    report = run_engine(model, batch, labels, options)
+    results = {label: {"score": r.score, "variants": r.variants, "layers": r.layers, "error": r.error,
+                       "seconds": r.seconds} for label, r in report.results.items()}
+    return {"id": arch_id, "arch": str(model.arch), "seed": seed, "seconds": time.perf_counter() - start,
+            "results": results}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--count", type=int, default=300, help="architectures, spread evenly over the ids")
+    ap.add_argument("--dataset", default="indian_pines")
+    ap.add_argument("--data-root", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    skip = done_ids(args.out)
+    for arch_id in spread_ids(args.count):
+        if arch_id in skip:
+            continue
+        rec = record(arch_id, args.dataset, args.data_root, args.seed)
+        with args.out.open("a") as f:
+            f.write(json.dumps(rec) + "\n")
+        print(f"{arch_id} {rec['arch']} {rec['seconds']:.1f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

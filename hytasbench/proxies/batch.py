@@ -1,0 +1,68 @@
+"""The proxies' batch protocol: one training pixel per class, drawn with a fixed seed, from the
+real dataset (or, for tests and machines without the cube, a synthetic cube over the real label
+maps), as (classes, bands, 49 * band_patch) samples ordered by class.
+
+Datasets are loaded once per process (scoring 2000 architectures reuses one cube).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+
+from ..datasets import canonical_name
+from ..errors import DatasetFormatError
+
+DEFAULT_SEED = 0
+
+
+@dataclass(frozen=True)
+class ProxyBatch:
+    dataset: str
+    x: torch.Tensor  # (B, bands, 49 * band_patch), float32
+    y: torch.Tensor  # (B,) class indices
+    pixels: Tuple[Tuple[int, int], ...]  # (row, col) of each sample
+    seed: int
+    synthetic: bool = False
+
+    @property
+    def size(self) -> int:
+        return int(self.y.shape[0])
+
+
+def one_per_class(labels: np.ndarray, num_classes: int, seed: int) -> np.ndarray:
+    """Index of one training pixel per class, classes in order, drawn with numpy PCG64(seed)."""
+    rng = np.random.default_rng(seed)
+    picks = []
+    for c in range(num_classes):
+        idx = np.flatnonzero(labels == c)
+        if idx.size == 0:
+            raise DatasetFormatError("training split", f"class {c} has no training pixel")
+        picks.append(int(rng.choice(idx)))
+    return np.asarray(picks)
+
+
+@lru_cache(maxsize=4)
+def _data(name: str, root: Optional[str], synthetic: bool):
+    from ..datasets.load import load_dataset
+    from ..datasets.synthetic import synthetic_dataset
+
+    return synthetic_dataset(name, root) if synthetic else load_dataset(name, root)
+
+
+@lru_cache(maxsize=16)
+def proxy_batch(dataset: str, seed: int = DEFAULT_SEED, data_root: Optional[str] = None,
+                synthetic: bool = False, device: str = "cpu") -> ProxyBatch:
+    """The scoring batch of a dataset (needs its files: DatasetFilesError says which are missing)."""
+    from ..datasets.samples import sampler_for
+
+    name = canonical_name(dataset)
+    data = _data(name, None if data_root is None else str(data_root), synthetic)
+    pick = one_per_class(data.train_labels, data.num_classes, seed)
+    rc = torch.as_tensor(data.train_rc[pick])
+    x = sampler_for(data, device)(rc)
+    y = torch.as_tensor(data.train_labels[pick], device=device)
+    return ProxyBatch(name, x, y, tuple(map(tuple, data.train_rc[pick].tolist())), seed, synthetic)
