@@ -1,0 +1,101 @@
+"""Where the analyses get their numbers: one DataFrame per dataset, and which columns score architectures.
+
+Every analysis takes plain pandas DataFrames with the table columns (docs/table_format.md), so it
+works the same on the imported reference, the shipped tables, a user's own build, or a frame built
+by hand in a notebook. Missing values stay NaN: functions here drop them pairwise and report n.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import pandas as pd
+
+from ..datasets.specs import DATASETS, canonical_name
+from ..schema import ORIENTATION, orientation, split_proxy_column
+
+TARGET = "metric_oa"
+# Size baselines evaluated next to the proxies (the paper lists params and FLOPs with them).
+BASELINES: Dict[str, str] = {"params": "cost_params", "flops": "cost_flops"}
+Source = Union[str, "os.PathLike[str]"]
+
+
+@dataclass
+class SourceData:
+    """The headline-run frame of every dataset of one source, with the source's manifest."""
+
+    source: str
+    frames: Dict[str, pd.DataFrame]
+    manifest: Dict[str, Any] = field(default_factory=dict)
+
+
+def load(source: Optional[Source] = None, datasets: Optional[Sequence[str]] = None) -> SourceData:
+    """Run 0 of every dataset a source holds, in the canonical dataset order.
+
+    ``source`` is a source name ("hytas", "hytasbench"), a table-set folder, or None for the
+    first available (as :class:`hytasbench.Benchmark` picks it). Loading goes through
+    ``Benchmark``, which verifies every file's checksum first.
+    """
+    from ..benchmark import Benchmark
+
+    bench = Benchmark(source=source)
+    names = bench.datasets()
+    if datasets is not None:
+        wanted = [canonical_name(d) for d in datasets]  # raises UnknownDatasetError on unknown ones
+        names = [d for d in names if d in wanted]
+    frames = {ds: bench.frame(ds, runs="first") for ds in names}
+    return SourceData(bench.default_source, frames, bench.manifest())
+
+
+def dataset_title(dataset: str) -> str:
+    """Human name for headings ("Indian Pines"); unknown ids are shown as they are."""
+    spec = DATASETS.get(dataset)
+    return spec.title if spec is not None else dataset
+
+
+def score_columns(frame: pd.DataFrame, baselines: bool = True) -> Dict[str, str]:
+    """Label -> column of every whole-network proxy score the frame holds, plus params and FLOPs.
+
+    Variants (``proxy_dss__attn`` ...) are left out: they have their own analyses. The paper's
+    proxies come first in a fixed order so tables line up across sources; extras follow by name.
+    Columns that are entirely NaN count as absent.
+    """
+    found: Dict[str, str] = {}
+    for col in frame.columns:
+        if not col.startswith("proxy_"):
+            continue
+        name, variant = split_proxy_column(col)
+        if variant is None and frame[col].notna().any():
+            found[name] = col
+    known = [n for n in ORIENTATION if n in found]
+    labels = {n: found[n] for n in known + sorted(set(found) - set(known))}
+    if baselines:
+        for label, col in BASELINES.items():
+            if col in frame.columns and frame[col].notna().any():
+                labels[label] = col
+    return labels
+
+
+def column_orientation(column: str) -> int:
+    """+1 when higher values predict higher accuracy, -1 otherwise (GraSP); size columns are +1."""
+    return orientation(column) if column.startswith("proxy_") else 1
+
+
+def paired(frame: pd.DataFrame, x: str, y: str = TARGET) -> Tuple[np.ndarray, np.ndarray]:
+    """The two columns as float arrays, rows where either is NaN dropped (pairwise deletion)."""
+    a = pd.to_numeric(frame[x], errors="coerce").to_numpy(dtype=float)
+    b = pd.to_numeric(frame[y], errors="coerce").to_numpy(dtype=float)
+    keep = np.isfinite(a) & np.isfinite(b)
+    return a[keep], b[keep]
+
+
+def layer_lists(frame: pd.DataFrame, column: str) -> List[List[int]]:
+    """``num_heads`` / ``mlp_ratio`` as plain int lists, whether Parquet gave lists or arrays."""
+    return [[int(v) for v in cell] for cell in frame[column]]
+
+
+def present(frame: pd.DataFrame, column: str) -> bool:
+    """True when the column exists and holds at least one value."""
+    return column in frame.columns and frame[column].notna().any()

@@ -1,0 +1,126 @@
+"""The report end to end: files, valid non-blank PNGs, every dataset named, absent inputs said plainly."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hytasbench.analysis import figures, report
+from hytasbench.analysis.data import SourceData, dataset_title
+from hytasbench.tables import write_table_set
+
+pytest.importorskip("matplotlib")
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _check_png(path: Path) -> None:
+    from matplotlib.image import imread
+
+    assert path.read_bytes()[:8] == PNG, f"{path.name} is not a PNG"
+    pixels = imread(path)
+    assert pixels.shape[0] > 200 and pixels.shape[1] > 200
+    assert float(np.std(pixels[..., :3])) > 0.02, f"{path.name} is blank"
+
+
+def _linked(markdown: str, kind: str) -> set:
+    return set(re.findall(rf"\(({kind}/[^)]+)\)", markdown))
+
+
+@pytest.fixture(scope="module")
+def reference_report(reference_tables, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    path = report.build_report(str(reference_tables), out, n_boot=50, rf_fractions=(0.05,), rf_seeds=(0,),
+                               cache=False)
+    return path, path.read_text(encoding="utf-8")
+
+
+def test_report_writes_markdown_tables_and_figures(reference_report):
+    path, text = reference_report
+    out = path.parent
+    figs, tables = _linked(text, "figures"), _linked(text, "tables")
+    assert {"figures/proxy_rho_heatmap.png", "figures/proxy_top1.png", "figures/rf_study.png",
+            "figures/sign_ablation.png", "figures/scale_gap_indian_pines.png", "figures/transfer_oa.png"} <= figs
+    assert {"tables/proxy_quality.csv", "tables/rf_summary.csv", "tables/factor_correlations.csv"} <= tables
+    for rel in figs:
+        _check_png(out / rel)
+    for rel in tables:
+        assert len(pd.read_csv(out / rel)) > 0
+    assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(Path(f).name for f in figs)
+
+
+def test_report_names_every_dataset_and_section(reference_report):
+    _, text = reference_report
+    for ds in ("indian_pines", "salinas", "houston2013", "paviau", "ksc"):
+        assert dataset_title(ds) in text
+    for n, title in enumerate(["Proxy quality", "Sign ablation", "Attention vs MLP", "Per-layer", "Factor analysis",
+                               "Random-forest"], start=1):
+        assert re.search(rf"^## {n}\. {title}", text, re.M)
+    layers = text.split("## 4.")[1].split("## 5.")[0]
+    assert "Not available for this source" in layers  # the reference has no per-layer scores
+    quality = pd.read_csv(reference_report[0].parent / "tables" / "proxy_quality.csv")
+    synflow = quality[(quality["proxy"] == "synflow") & (quality["dataset"] == "ksc")].iloc[0]
+    assert f"{synflow['rho']:.2f} [" in text
+
+
+def test_report_of_a_users_own_tables_with_per_layer_scores(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 30
+    depth = rng.choice([4, 6, 8], n)
+    heads = [list(rng.choice([3, 4, 5, 6], d)) for d in depth]
+    ratios = [list(rng.choice([1, 2, 3, 4], d)) for d in depth]
+    frame = pd.DataFrame({
+        "arch": [f"e64-h{''.join(map(str, h))}-r{''.join(map(str, r))}" for h, r in zip(heads, ratios)],
+        "dataset": "indian_pines", "source": "mine", "run": 0, "depth": depth, "embed_dim": 64,
+        "num_heads": heads, "mlp_ratio": ratios, "metric_oa": rng.random(n), "cost_params": depth * 1000,
+        "proxy_snip": rng.random(n),
+        "proxy_snip__layers": [list(np.sort(rng.random(d * 4 + 2))[::-1]) for d in depth],
+    })
+    out = report.build_report(data=SourceData("mine", {"indian_pines": frame}), out=tmp_path / "r", rf=False,
+                              n_boot=20)
+    text = out.read_text(encoding="utf-8")
+    assert "figures/layer_decay_indian_pines.png" in text
+    _check_png(tmp_path / "r" / "figures" / "layer_decay_indian_pines.png")
+    decay = pd.read_csv(tmp_path / "r" / "tables" / "layer_decay.csv")
+    assert decay.loc[0, "trend"] == -1.0  # every list was sorted to decay
+    assert "Not available for this source: it holds no `__nosign`" in text
+    assert "## 6." not in text
+
+
+def test_report_command_reads_a_table_set_folder(tmp_path, capsys):
+    frame = pd.DataFrame({"arch": ["e32-h3333-r1111", "e48-h4444-r2222", "e64-h5555-r3333", "e96-h6666-r4444"],
+                          "dataset": "ksc", "source": "tiny", "run": 0, "depth": 4, "embed_dim": [32, 48, 64, 96],
+                          "num_heads": [[3] * 4, [4] * 4, [5] * 4, [6] * 4],
+                          "mlp_ratio": [[1] * 4, [2] * 4, [3] * 4, [4] * 4],
+                          "metric_oa": [0.5, 0.6, np.nan, 0.8], "cost_params": [1, 2, 3, 4],
+                          "proxy_synflow": [1.0, 3.0, 2.0, 4.0]})
+    write_table_set(tmp_path / "tiny", {"ksc": frame}, source="tiny", protocol="test", description="four rows")
+    code = report.main(["--source", str(tmp_path / "tiny"), "--out", str(tmp_path / "out"), "--no-rf",
+                        "--no-figures", "--n-boot", "10"])
+    assert code == 0 and "report written" in capsys.readouterr().out
+    text = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "Kennedy Space Center" in text and "source `tiny`" in text
+    quality = pd.read_csv(tmp_path / "out" / "tables" / "proxy_quality.csv").set_index("proxy")
+    assert quality.loc["synflow", "n"] == 3 and quality.loc["synflow", "rho"] == pytest.approx(1.0)
+
+
+def test_report_command_says_what_is_wrong(tmp_path, capsys):
+    assert report.main(["--source", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), "--no-rf"]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_figures_have_labelled_axes(reference_report):
+    tables = reference_report[0].parent / "tables"
+    quality = pd.read_csv(tables / "proxy_quality.csv")
+    results = {ds: part.reset_index(drop=True) for ds, part in quality.groupby("dataset", sort=False)}
+    best = {ds: float(part["best"].max()) for ds, part in results.items()}
+    made = [figures.rf_curves(pd.read_csv(tables / "rf_summary.csv")), figures.rho_intervals(results),
+            figures.top1_accuracy(results, best), figures.sign_ablation_bars(pd.read_csv(tables / "sign_ablation.csv"))]
+    for fig in made:
+        shown = [ax for ax in fig.axes if ax.get_visible()]
+        for ax in shown:
+            assert ax.get_xlabel() and ax.get_title(), fig
+        first = shown[0]
+        assert first.get_ylabel() or any(t.get_text() for t in first.get_yticklabels()), fig
