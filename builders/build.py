@@ -131,6 +131,8 @@ def parser() -> argparse.ArgumentParser:
     what.add_argument("--seeds", default="0", help="initialisation/training seeds, e.g. 0 or 0-2 (default 0)")
     what.add_argument("--epochs", type=int, help="override the protocol's 300 epochs (tiny builds; the "
                       "protocol name in the tables says so)")
+    what.add_argument("--test-subset", type=int, help="evaluate trained subnets on this many seeded random "
+                      "test pixels instead of all (smoke builds; recorded in the protocol name)")
     what.add_argument("--proxies", help="comma-separated subset of proxies (default: all the engine has)")
     what.add_argument("--data-root", help="dataset folder (default $HYTASBENCH_DATA or the cache)")
     what.add_argument("--ingest", nargs="+", metavar="PATH", help="training-result JSON files or folders "
@@ -173,7 +175,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser().parse_args(argv)
     try:
         return _main(args, argv if argv is not None else sys.argv[1:])
-    except BuildError as exc:
+    except HytasError as exc:  # a bad option (architecture, dataset, shard, ...): say what is allowed
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -186,15 +188,17 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
     from .workdir import WorkDir
 
     datasets = parse_datasets(args.datasets)
-    synthetic = datasets if args.synthetic.strip().lower() == "all" else parse_datasets(args.synthetic) \
-        if args.synthetic.strip() else []
+    synthetic = [] if not args.synthetic.strip() else datasets if args.synthetic.strip().lower() == "all" \
+        else [d for d in parse_datasets(args.synthetic) if d in datasets]
     kinds = parse_kinds(args.kind)
     seeds = parse_ints(args.seeds, "seed")
     archs = parse_archs(args.archs)
     part = parse_shard(args.shard)
     if args.epochs is not None and args.epochs < 1:
         raise BuildError("--epochs must be at least 1")
-    protocol, tag = train_protocol(args.epochs)
+    if args.test_subset is not None and args.test_subset < 1:
+        raise BuildError("--test-subset must be at least 1")
+    protocol, tag = train_protocol(args.epochs, args.test_subset)
     max_attempts = max(1, args.retries + 1)
     out = args.out or tables_dir(args.source)
     wd = WorkDir(args.work, stale_after=args.stale_after)
@@ -240,7 +244,7 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
         monitor.log(f"{command}\n  {len(mine)} units ({len(todo)} to do) of {len(units)}; "
                     f"kinds {kinds}, {len(datasets)} dataset(s), {len(archs)} architecture(s), seeds {seeds}; "
                     f"protocol {protocol}; work dir {wd.root}; log {monitor.log_path}")
-        plan = Plan(todo, str(wd.root), RunnerConfig(args.data_root, args.epochs, args.threads,
+        plan = Plan(todo, str(wd.root), RunnerConfig(args.data_root, args.epochs, args.test_subset, args.threads,
                     args.proxies.split(",") if args.proxies else None), max_attempts, args.stale_after, owner=owner)
         deadline = time.time() + parse_duration(args.time_limit) if args.time_limit else None
         outcome = backend.run(plan, monitor, deadline) if todo else None
@@ -250,7 +254,7 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
         build = {"command": command, "description": args.description or _description(kinds, datasets, synthetic),
                  "notes": notes, "config": {
                      "datasets": datasets, "synthetic_cubes": synthetic, "kinds": kinds, "seeds": seeds,
-                     "architectures": len(archs), "epochs": args.epochs or 300, "train_protocol": protocol,
+                     "architectures": len(archs), "epochs": args.epochs or 300, "test_subset": args.test_subset, "train_protocol": protocol,
                      "proxies": args.proxies or "all", "threads_per_worker": args.threads,
                      "backend": f"ray {args.ray}" if args.ray else
                      (f"local, {args.workers} CPU worker(s)" if args.device == "cpu" else f"local, GPUs {args.gpu}"),

@@ -15,7 +15,7 @@ from hytasbench import space
 from hytasbench.errors import InvalidArchitectureError
 from hytasbench.tables import atomic_write_bytes, sha256_file
 
-from .units import Unit, result_tag, train_columns
+from .units import Unit, protocol_tag, train_columns
 from .workdir import WorkDir
 
 _NEEDED = ("arch", "dataset", "seed", "protocol", "oa", "aa", "kappa", "oa_best", "class_acc", "train_seconds",
@@ -49,7 +49,7 @@ def ingest(paths: Iterable[str], wd: WorkDir) -> Tuple[List[Unit], List[str]]:
         except InvalidArchitectureError:
             skipped.append(f"{path}: architecture {doc['arch']!r} is outside the search space")
             continue
-        unit = Unit("train", doc["dataset"], arch, int(doc["seed"]), result_tag(doc["protocol"]),
+        unit = Unit("train", doc["dataset"], arch, int(doc["seed"]), protocol_tag(doc["protocol"]),
                     bool(doc.get("synthetic", False)))
         units.append(unit)
         if wd.is_done(unit.key):

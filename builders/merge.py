@@ -1,8 +1,8 @@
 """Finished units -> Parquet table set plus manifest.
 
 A merge is a pure function of the work directory and the selected units: it rebuilds the whole
-table set every time (no incremental appends, so no duplicates), takes a lock on the output
-folder so that concurrent builders (shards) never interleave their writes, and writes through
+table set every time (no incremental appends, so no duplicates), takes a lock (in the work
+directory, named after the output folder) so that concurrent builders never interleave their writes, and writes through
 ``hytasbench.tables.write_table_set`` (content-addressed files, manifest replaced last).
 
 One row per (architecture, dataset, seed): ``run`` is the seed's position among the build's seeds.
@@ -12,6 +12,7 @@ it finished; what is missing is null, with the reason in ``absent_reason`` (metr
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import time
@@ -26,7 +27,6 @@ from hytasbench.errors import BuildError
 from hytasbench.schema import ARCH_COLUMNS, ORIENTATION, PROVENANCE_COLUMNS, cost_column
 from hytasbench.tables import write_table_set
 
-from .locks import Locks
 from .units import Unit
 from .workdir import WorkDir
 
@@ -171,36 +171,38 @@ def merge(wd: WorkDir, units: Sequence[Unit], out: os.PathLike, *, source: str, 
         return None
     build = dict(build, coverage=coverage, failures=failures[:200], failures_total=len(failures),
                  library_version=__version__, git_commit=git_commit(Path(__file__).resolve().parent))
-    locks = Locks(Path(out) / ".locks")
+    name = "merge-" + hashlib.sha1(str(Path(out).resolve()).encode()).hexdigest()[:12]
     deadline = time.time() + wait
     while True:
-        lock = locks.acquire("merge")
+        lock = wd.locks.acquire(name, out=str(out))
         if lock is not None:
             break
         if time.time() > deadline:
             raise BuildError(f"another builder has been merging into {out} for over {wait:.0f}s; "
-                             f"if none runs, remove {locks.folder}")
+                             f"if none runs, remove {wd.locks.folder}/{name}.*.lock")
         time.sleep(0.5)
     try:
         return write_table_set(out, frames, source=source, protocol=protocol, build=build, absent=absent,
                                description=build.get("description", ""), notes=build.get("notes", []))
     finally:
         lock.release()
-        try:
-            locks.folder.rmdir()
-        except OSError:
-            pass
+
+
+_TRAIN_METRICS = ("oa", "aa", "kappa", "oa_best", "class_acc", "train_seconds")
 
 
 def _absent(d: _Dataset) -> Dict[str, str]:
     """Whole columns this build does not have for a dataset, and why."""
-    out: Dict[str, str] = {}
-    if "train" not in d.kinds:
-        for m in ("oa", "aa", "kappa", "oa_best", "class_acc", "train_seconds"):
-            out[f"metric_{m}"] = "training was not part of this build (--kind without train)"
-    if "proxies" not in d.kinds:
-        for name in ORIENTATION:
-            if name not in ("params", "flops"):
-                out[f"proxy_{name}"] = "zero-cost proxies were not part of this build (--kind without proxies)"
-    out[cost_column("model_size")] = "an upstream-only column (the authors' m_size); see cost_params"
+    out: Dict[str, str] = {cost_column("model_size"): "an upstream-only column (the authors' m_size); see cost_params"}
+    proxies = [f"proxy_{n}" for n in ORIENTATION if n not in ("params", "flops")]
+    for kind, cols in (("train", [f"metric_{m}" for m in _TRAIN_METRICS]), ("proxies", proxies)):
+        if kind not in d.kinds:
+            why = f"{kind} was not part of this build (--kind without {kind})"
+        elif d.counts[kind]["done"] == 0:
+            errors = sorted({e for (k, _, _), e in d.errors.items() if k == kind})
+            why = (f"every {kind} unit of this dataset failed, e.g. {errors[0]}" if errors else
+                   f"no {kind} unit of this dataset has finished yet")
+        else:
+            continue
+        out.update({c: why for c in cols})
     return out

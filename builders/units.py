@@ -56,24 +56,29 @@ class Unit:
         return asdict(self)
 
 
-def train_protocol(epochs: Optional[int]) -> Tuple[str, str]:
-    """(protocol name, key tag) of training with an optional epoch override: the tag is '' for the
-    published protocol, ``e<epochs>`` otherwise (imports torch, through hytasbench.train)."""
+_SHORT = {"epochs": "e", "test_subset": "t"}
+
+
+def train_protocol(epochs: Optional[int], test_subset: Optional[int] = None) -> Tuple[str, str]:
+    """(protocol name, key tag) of training with the builder's overrides (imports torch)."""
     from hytasbench.train import TrainConfig
 
-    cfg = TrainConfig() if epochs is None else TrainConfig(epochs=epochs)
-    protocol = cfg.protocol_name()
-    return protocol, ("" if protocol == TrainConfig().protocol_name() else f"e{cfg.epochs}")
+    protocol = TrainConfig(epochs=epochs or TrainConfig.epochs, test_subset=test_subset).protocol_name()
+    return protocol, protocol_tag(protocol)
 
 
-def result_tag(protocol: str) -> str:
-    """Key tag of a training result read back from JSON (``e<epochs>`` or a hash of the protocol)."""
+def protocol_tag(protocol: str) -> str:
+    """Key tag of a training protocol name: '' for the published protocol, ``e2-t200`` for the
+    builder's overrides (epochs, test subset), else a hash of the name: never two protocols per tag."""
     from hytasbench.train import PROTOCOL
 
     if protocol == PROTOCOL:
         return ""
-    m = re.fullmatch(re.escape(PROTOCOL) + r"\+custom\(epochs=(\d+)\)", protocol)
-    return f"e{m.group(1)}" if m else "p" + hashlib.sha1(protocol.encode()).hexdigest()[:8]
+    m = re.fullmatch(re.escape(PROTOCOL) + r"\+custom\((.*)\)", protocol)
+    items = [kv.partition("=") for kv in m.group(1).split(",")] if m else []
+    if items and all(k in _SHORT and v.isdigit() for k, _, v in items):
+        return "-".join(_SHORT[k] + v for k, _, v in items)
+    return "p" + hashlib.sha1(protocol.encode()).hexdigest()[:8]
 
 
 def make_units(kinds: Sequence[str], datasets: Sequence[str], archs: Sequence[str], seeds: Sequence[int],
@@ -108,6 +113,7 @@ class RunnerConfig:
 
     data_root: Optional[str] = None
     epochs: Optional[int] = None  # None: the published 300
+    test_subset: Optional[int] = None  # None: the whole test set (the protocol)
     threads: int = 1
     proxies: Optional[List[str]] = None  # None: every proxy the engine has
 
@@ -165,17 +171,14 @@ class UnitRunner:
             from hytasbench.proxies.engine import score_architecture
         except ImportError as exc:
             raise BuildError(f"the proxy engine (hytasbench.proxies.engine) is not available: {exc}") from None
-        kwargs: Dict[str, Any] = {"proxies": self.config.proxies, "seed": unit.seed, "device": self.device}
-        if unit.synthetic:
-            kwargs["data"] = self.data(unit.dataset, True)
-        else:
-            kwargs["data_root"] = self.config.data_root
-        return dict(score_architecture(unit.arch, unit.dataset, **kwargs))
+        return dict(score_architecture(unit.arch, unit.dataset, proxies=self.config.proxies, seed=int(unit.seed or 0),
+                                       data_root=self.config.data_root, device=self.device, synthetic=unit.synthetic))
 
     def _train(self, unit: Unit) -> Dict[str, Any]:
         from hytasbench.train import TrainConfig, train_and_evaluate
 
-        cfg = TrainConfig(seed=int(unit.seed or 0), device=self.device, threads=self.config.threads)
+        cfg = TrainConfig(seed=int(unit.seed or 0), device=self.device, threads=self.config.threads,
+                          test_subset=self.config.test_subset)
         if self.config.epochs is not None:
             cfg.epochs = self.config.epochs
         result = train_and_evaluate(unit.arch, self.data(unit.dataset, unit.synthetic), cfg)

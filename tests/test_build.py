@@ -1,0 +1,214 @@
+"""python -m builders.build end to end: real training steps on real Indian Pines and a synthetic
+cube, tables that Benchmark loads, kill -9 and resume, concurrent builders, failing units, shards
+and the Ray backend. Each build runs the CLI in its own process, as a user would."""
+from __future__ import annotations
+
+import collections
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hytasbench import Benchmark, space
+
+from conftest import DATASETS_DIR, REPO, need
+
+PY = sys.executable
+TINY_ARCHS = "121,397"  # e32, depth 4: the cheapest subnets of HyTAS-2000
+TINY = ["--device", "cpu", "--datasets", "indian_pines,salinas", "--synthetic", "salinas", "--archs", TINY_ARCHS,
+        "--kind", "train", "--epochs", "1", "--test-subset", "64"]
+TIMING = ("metric_train_seconds", "device")  # columns allowed to differ between equal builds
+
+
+def _env(tmp: Path) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(REPO), HYTASBENCH_CACHE=str(tmp / "cache"))
+    env.pop("HYTASBENCH_TABLES", None)
+    return env
+
+
+def _args(work: Path, out: Path, extra) -> list:
+    return [PY, "-m", "builders.build", *extra, "--data-root", str(DATASETS_DIR), "--work", str(work),
+            "--out", str(out), "--source", "tiny", "--quiet"]
+
+
+def build(tmp: Path, work: Path, out: Path, *extra: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(_args(work, out, extra), cwd=REPO, env=_env(tmp), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def start(tmp: Path, work: Path, out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(_args(work, out, extra), cwd=REPO, env=_env(tmp), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def ran_counts(work: Path) -> collections.Counter:
+    """How often each unit was run, over every builder's log."""
+    counts: collections.Counter = collections.Counter()
+    for log in (work / "logs").glob("*.log"):
+        counts.update(m.group(1) for m in re.finditer(r" ran (\S+) ", log.read_text()))
+    return counts
+
+
+def deterministic(frame: pd.DataFrame) -> pd.DataFrame:
+    keep = [c for c in frame.columns if c not in TIMING]
+    return frame[keep].sort_values(["arch", "run"]).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def tiny_build(tmp_path_factory):
+    """The reference tiny build, uninterrupted: (tmp, work, out)."""
+    need(DATASETS_DIR / "indian_pines" / "Indian_pines_corrected.mat", "the real Indian Pines cube")
+    need(DATASETS_DIR / "salinas" / "Salinas_gt.mat", "the Salinas label map")
+    tmp = tmp_path_factory.mktemp("tiny")
+    work, out = tmp / "work", tmp / "tables"
+    res = build(tmp, work, out, *TINY)
+    assert res.returncode == 0, res.stderr
+    return tmp, work, out
+
+
+def test_tiny_build_end_to_end(tiny_build):
+    tmp, work, out = tiny_build
+    bench = Benchmark(source=out)
+    assert bench.sources == ["tiny"] and bench.datasets() == ["indian_pines", "salinas"]
+    for ds in ("indian_pines", "salinas"):
+        assert bench.rows(ds) == 2
+        for arch_id in (121, 397):
+            rec = bench.query(arch_id, ds)
+            assert 0.0 <= rec.oa <= 1.0 and 0.0 <= rec.aa <= 1.0 and -1.0 <= rec.kappa <= 1.0
+            assert rec.params > 0 and rec.flops > 0 and rec["train_seconds"] > 0
+            assert rec["protocol"].startswith("hytasbench-v1+custom(epochs=1")
+            assert rec["protocol"].endswith("+synthetic-cube") == (ds == "salinas")
+            assert str(rec.arch) == str(space.parse(arch_id))
+    from hytasbench.model import build_model_for, count_flops, count_params
+
+    model = build_model_for(121, "indian_pines")
+    rec = bench.query(121, "indian_pines")
+    assert (rec.params, rec.flops) == (count_params(model), count_flops(model))
+    assert rec.reason("snip")  # proxies were not built: absent with a reason
+    m = bench.manifest()
+    assert m["build"]["command"].startswith("python -m builders.build ")
+    assert m["build"]["coverage"]["indian_pines"]["units"]["train"] == {"selected": 2, "done": 2, "failed": 0}
+    assert m["build"]["config"]["synthetic_cubes"] == ["salinas"]
+    assert "library_version" in m["build"] and "git_commit" in m["build"]
+    assert not list((work / "locks").glob("*.lock"))
+    assert set(ran_counts(work).values()) == {1}
+    again = build(tmp, work, out, *TINY)  # idempotent: nothing left to run, same table
+    assert again.returncode == 0 and set(ran_counts(work).values()) == {1}
+    for ds in ("indian_pines", "salinas"):
+        pd.testing.assert_frame_equal(deterministic(Benchmark(source=out).frame(ds)), deterministic(bench.frame(ds)))
+
+
+def _gone(pgid: int, within: float) -> bool:
+    deadline = time.time() + within
+    while time.time() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_kill_9_and_resume_gives_the_uninterrupted_table(tiny_build, tmp_path):
+    ref_tmp, _, ref_out = tiny_build
+    work, out = tmp_path / "work", tmp_path / "tables"
+    first = build(tmp_path, work, out, *TINY, "--time-limit", "1s", "--grace", "0")  # stops cleanly, early
+    assert first.returncode == 3, first.stderr
+    rng = random.Random(5)
+    for round_ in range(2):
+        proc = start(tmp_path, work, out, *TINY)
+        time.sleep(rng.uniform(4.0, 12.0))
+        if round_ == 1:  # only the builder dies: its orphaned workers must quit by themselves
+            os.kill(proc.pid, signal.SIGKILL)
+        else:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert _gone(proc.pid, 15), "workers outlived their killed builder"
+    final = build(tmp_path, work, out, *TINY)
+    assert final.returncode == 0, final.stderr
+    ref, got = Benchmark(source=ref_out), Benchmark(source=out)
+    for ds in ("indian_pines", "salinas"):
+        frame = got.frame(ds, runs="all")
+        assert not frame.duplicated(["arch", "run"]).any() and len(frame) == 2
+        pd.testing.assert_frame_equal(deterministic(frame), deterministic(ref.frame(ds, runs="all")))
+    assert not list((work / "done").glob(".*.tmp"))  # an interrupted atomic write leaves nothing behind
+
+
+def test_two_builders_on_one_work_dir_never_run_a_unit_twice(tmp_path):
+    work, out = tmp_path / "work", tmp_path / "tables"
+    args = ["--device", "cpu", "--datasets", "indian_pines", "--archs", "1-120", "--kind", "cost"]
+    procs = [start(tmp_path, work, out, *args) for _ in range(2)]
+    for p in procs:
+        output = p.communicate(timeout=600)[0]
+        assert p.returncode == 0, output
+    counts = ran_counts(work)
+    assert len(counts) == 120 and set(counts.values()) == {1}
+    per_builder = [sum(1 for _ in re.finditer(r" ran ", log.read_text())) for log in (work / "logs").glob("*.log")]
+    assert len(per_builder) == 2 and min(per_builder) > 0, per_builder  # they really shared the work
+    frame = Benchmark(source=out).frame("indian_pines")
+    assert len(frame) == 120 and frame["arch"].is_unique and frame["cost_params"].notna().all()
+
+
+def test_failing_unit_is_recorded_retried_boundedly_and_the_build_goes_on(tmp_path):
+    need(DATASETS_DIR / "indian_pines" / "Indian_pines_corrected.mat", "the real Indian Pines cube")
+    if (DATASETS_DIR / "ksc" / "KSC.mat").exists():
+        pytest.skip("the real KSC cube is present, so its training unit would not fail")
+    work, out = tmp_path / "work", tmp_path / "tables"
+    args = ["--device", "cpu", "--datasets", "indian_pines,ksc", "--archs", "121", "--kind", "train",
+            "--epochs", "1", "--test-subset", "32", "--retries", "1"]
+    res = build(tmp_path, work, out, *args)
+    assert res.returncode == 1, res.stderr
+    key = "ksc__train-e1-t32__s0__" + str(space.parse(121))
+    attempts = json.loads((work / "failed" / f"{key}.json").read_text())["attempts"]
+    assert len(attempts) == 2 and all(a["error"].startswith("DatasetFilesError") for a in attempts)
+    assert "Traceback" in attempts[0]["traceback"]
+    bench = Benchmark(source=out)
+    assert 0 <= bench.query(121, "indian_pines").oa <= 1  # the rest of the build went on
+    ksc = bench.query(121, "ksc")
+    assert ksc.params > 0 and ksc.oa is None and "DatasetFilesError" in ksc.reason("oa")
+    assert bench.manifest()["build"]["failures_total"] == 1
+    again = build(tmp_path, work, out, *args)  # bounded: no third attempt
+    assert again.returncode == 1 and len(json.loads((work / "failed" / f"{key}.json").read_text())["attempts"]) == 2
+
+
+def test_shards_then_merge_only(tmp_path):
+    work, out = tmp_path / "work", tmp_path / "tables"
+    args = ["--device", "cpu", "--datasets", "indian_pines", "--archs", "1-12", "--kind", "cost"]
+    for k in (1, 2):
+        res = build(tmp_path, work, out, *args, "--shard", f"{k}/2", "--no-merge")
+        assert res.returncode == 0, res.stderr
+    assert not out.exists()
+    res = build(tmp_path, work, out, *args, "--merge-only")
+    assert res.returncode == 0, res.stderr
+    frame = Benchmark(source=out).frame("indian_pines")
+    assert sorted(frame["arch_id"]) == list(range(1, 13))
+    assert set(ran_counts(work).values()) == {1} and len(ran_counts(work)) == 12
+
+
+def test_bad_options_are_typed_errors(tmp_path):
+    for bad in (["--shard", "3/2"], ["--kind", "everything"], ["--datasets", "mars"], ["--archs", "0"],
+                ["--time-limit", "soon"]):
+        res = build(tmp_path, tmp_path / "w", tmp_path / "o", "--device", "cpu", *bad, timeout=120)
+        assert res.returncode == 2 and res.stderr.startswith("error: "), (bad, res.stderr)
+
+
+@pytest.mark.ray
+def test_ray_backend_on_a_local_instance(tiny_build, tmp_path):
+    pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'hytasbench[ray]')")
+    _, _, ref_out = tiny_build
+    work, out = tmp_path / "work", tmp_path / "tables"
+    args = [a if a != "indian_pines,salinas" else "indian_pines" for a in TINY]
+    res = build(tmp_path, work, out, *args, "--ray", "local", "--ray-cpus", "2")
+    assert res.returncode == 0, res.stderr
+    got = Benchmark(source=out).frame("indian_pines")
+    ref = Benchmark(source=ref_out).frame("indian_pines")
+    pd.testing.assert_frame_equal(deterministic(got), deterministic(ref))  # same units, same numbers
+    assert len(ran_counts(work)) == 4  # two cost and two train units, each run once
