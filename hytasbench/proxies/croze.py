@@ -1,15 +1,16 @@
 """CRoZe (Jeong et al. 2023): consistency of a linearised network with an adversarially
-moved copy of itself.
+moved copy of itself, as in the CRoZe authors' code (float64).
 
 Pass: linearise a copy (sign operation); take the cross-entropy gradient g of the data batch;
 move a second copy one norm-rescaled gradient-ascent step, W' = W + 2.0 * ||W|| * g/||g|| (every
 '*weight' parameter of two or more dimensions); perturb the input by FGSM on the moved copy,
-x' = clamp(x + 0.01 * sign(dL/dx), 0, 1); take the moved copy's gradient g' and layer outputs z'
-on x'. Per scored layer, with cos along dim 0 (over output rows for W and g, over samples for z)
-summed over the rest:  sum(1 + cos(W, W')) * sum|cos(g, g')| * sum(1 + cos(z, z')); summed.
+x' = clamp(x - 0.01 * sign(dL/dx), 0, 1) (the authors' sign); take the moved copy's layer outputs
+z' on x' and its gradient g' (which, as in the authors' code, also holds the FGSM pass's
+gradient). Per scored layer, with cos along dim 0 (over output rows for W and g, over samples
+for z) summed over the rest: |sum(1 + cos(W, W')) * sum|cos(g, g')| * sum(1 + cos(z, z'))|;
+summed over layers.
 
-Upstream HyTAS (``hytas_compat=True``): float32; log of each layer's term; the FGSM step went
-down the gradient (x - eps * sign); and the moved copy's gradient also held the FGSM pass's.
+Upstream HyTAS (``hytas_compat=True``): float32, and the log of each layer's term.
 """
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def _ce_grads(model: nn.Module, params: List[torch.Tensor], x: torch.Tensor, y: 
 @register_pass("croze")
 def croze_pass(target: Target, batch: Any, config: Tuple, needs: FrozenSet[str], chunks: int) -> CrozeState:
     cfg = dict(config)
-    dtype, compat = dtype_of(cfg["precision"]), cfg["hytas_compat"]
+    dtype = dtype_of(cfg["precision"])
     net, layers = working_copy(target, dtype, sign=cfg["sign"])
     moved, moved_layers = working_copy(target, dtype, sign=cfg["sign"])
     n = batch.x.shape[0]
@@ -99,12 +100,9 @@ def croze_pass(target: Target, batch: Any, config: Tuple, needs: FrozenSet[str],
         # 3. FGSM input on the moved copy
         x = x_all[sl].detach().clone().requires_grad_(True)
         loss = F.cross_entropy(moved(x), y_all[sl], reduction="sum") / n
-        if compat:
-            gx, *gw = torch.autograd.grad(loss, [x] + moved_w)
-            moved_grads = [a + b for a, b in zip(moved_grads, gw)]
-        else:
-            gx = torch.autograd.grad(loss, x)[0]
-        x_adv = (x.detach() + (-EPSILON if compat else EPSILON) * gx.sign()).clamp(0, 1)
+        gx, *gw = torch.autograd.grad(loss, [x] + moved_w)
+        moved_grads = [a + b for a, b in zip(moved_grads, gw)]
+        x_adv = (x.detach() - EPSILON * gx.sign()).clamp(0, 1)
         # 4. the moved copy's gradient and outputs on the perturbed input
         rec = _Outputs(moved_layers)
         try:
@@ -125,17 +123,16 @@ def _col_cos(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def croze(state: CrozeState, target: Target, opts: Mapping[str, Any]) -> Reduction:
     layers = []
     for w, w2, g, g2, fc in zip(state.weights, state.moved, state.grads, state.moved_grads, state.feature_cos):
-        term = float((1 + _col_cos(w, w2)).sum() * _col_cos(g, g2).abs().sum() * (1 + fc).sum())
+        term = abs(float((1 + _col_cos(w, w2)).sum() * _col_cos(g, g2).abs().sum() * (1 + fc).sum()))
         if opts["hytas_compat"]:
-            term = math.log(abs(term)) if term != 0 else -math.inf
+            term = math.log(term) if term > 0 else -math.inf
         layers.append(term)
     return layers, sum(layers)
 
 
 def _plan(opts: Mapping[str, Any]) -> Tuple[PassKey, FrozenSet[str]]:
     precision = opts["precision"] or ("float32" if opts["hytas_compat"] else "float64")
-    return pass_key("croze", precision=precision, sign=bool(opts["sign"]),
-                    hytas_compat=bool(opts["hytas_compat"])), frozenset()
+    return pass_key("croze", precision=precision, sign=bool(opts["sign"])), frozenset()
 
 
 register(Proxy("croze", _plan, croze,

@@ -22,9 +22,10 @@ from .target import Target
 
 
 def snr_term(m: Moments) -> float:
-    """log(sum of mean|x| / std(x) over elements with non-zero std); 0 when none has any."""
+    """log(sum of mean|x| / std(x) over elements with non-zero std); 0 when none has any
+    (a NaN std counts as non-zero, so that a failed gradient shows as NaN, not as 0)."""
     std = m.std
-    keep = std > 0
+    keep = std != 0
     if not bool(keep.any()):
         return 0.0
     return math.log(float((m.mean_abs[keep] / std[keep]).sum()))
