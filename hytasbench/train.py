@@ -172,8 +172,16 @@ def train_and_evaluate(arch: Union[ArchLike, SubNet], data: HSIData,
                        config: Optional[TrainConfig] = None) -> TrainResult:
     """Train a fresh subnet (or the given model) on ``data`` under the protocol and evaluate it."""
     cfg = config or TrainConfig()
+    threads = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    try:
+        return _run(arch, data, cfg)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -> TrainResult:
     device = resolve_device(cfg.device)
     amp = cfg.amp and device.type == "cuda"
     torch.manual_seed(cfg.seed)
