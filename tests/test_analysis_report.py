@@ -32,7 +32,7 @@ def _linked(markdown: str, kind: str) -> set:
 @pytest.fixture(scope="module")
 def reference_report(reference_tables, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    path = report.build_report(str(reference_tables), out, n_boot=50, rf_fractions=(0.05,), rf_seeds=(0,),
+    path = report.build_report(str(reference_tables), out, n_boot=50, rf_fractions=(0.01,), rf_seeds=(0,),
                                cache=False)
     return path, path.read_text(encoding="utf-8")
 

@@ -169,6 +169,7 @@ def sign_ablation_bars(ablation: pd.DataFrame) -> "Figure":
             ax.bar(x - 0.2, ablation[f"{key}_sign"] * scale, 0.4, color=PAIR[0], label="with sign")
             ax.bar(x + 0.2, ablation[f"{key}_nosign"] * scale, 0.4, color=PAIR[1], label="without sign")
             ax.set_xticks(x, labels)
+            ax.set_xlabel("dataset and proxy")
             ax.set_ylabel(ylabel)
             if key == "top1":
                 lo = np.nanmin(ablation[["top1_sign", "top1_nosign"]].to_numpy()) * 100

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -326,14 +327,16 @@ def _rf_conclusion(summary: pd.DataFrame, gain: pd.DataFrame) -> str:
 
 def build_report(source: Optional[str] = None, out: Path = Path("hytasbench-report"), *,
                  datasets: Optional[Sequence[str]] = None, n_boot: int = correlation.N_BOOT,
-                 rf: bool = True, n_jobs: int = 2, figures: bool = True, cache: bool = True,
+                 rf: bool = True, n_jobs: int = 2, figures: bool = True, cache: Union[bool, Path] = True,
                  rf_fractions: Sequence[float] = predictor.FRACTIONS, rf_seeds: Sequence[int] = predictor.SEEDS,
                  data: Optional[SourceData] = None) -> Path:
     """Write the whole report for one source and return the path of ``report.md``.
 
     ``data`` replaces loading (a notebook may pass frames it built); ``rf=False`` skips the
-    random-forest study; ``cache=False`` refits it even when cached results exist; the paper's
-    fractions and five seeds are the defaults of ``rf_fractions`` and ``rf_seeds``.
+    random-forest study; ``cache`` is where fitted study results are kept (True: the user cache
+    folder, a path: that folder, False: nowhere, always refit); the paper's fractions and five
+    seeds are the defaults of ``rf_fractions`` and ``rf_seeds``. Besides ``report.md`` the folder
+    gets ``run.json`` (source, versions, seconds per section).
     """
     data = data if data is not None else load(source, datasets)
     out = Path(out)
@@ -346,7 +349,7 @@ def build_report(source: Optional[str] = None, out: Path = Path("hytasbench-repo
              ("layers", lambda: section_layers(w, data)),
              ("factors", lambda: section_factors(w, data))]
     if rf:
-        rf_cache = cache_dir() / "analysis" if cache else None
+        rf_cache = cache_dir() / "analysis" if cache is True else Path(cache) if cache else None
         steps.append(("predictor", lambda: section_predictor(w, data, n_jobs, rf_cache, rf_fractions, rf_seeds)))
     for name, step in steps:
         start = time.perf_counter()
@@ -354,6 +357,10 @@ def build_report(source: Optional[str] = None, out: Path = Path("hytasbench-repo
         w.timings[name] = time.perf_counter() - start
     w.text("---", "Computed in " + ", ".join(f"{k} {v:.1f} s" for k, v in w.timings.items())
            + (" (random-forest results may come from the cache)." if rf and cache else "."))
+    run = {"source": data.source, "hytasbench": __version__, "datasets": list(data.frames), "n_boot": n_boot,
+           "rf": {"fractions": list(rf_fractions), "seeds": list(rf_seeds)} if rf else None,
+           "seconds": {k: round(v, 3) for k, v in w.timings.items()}}
+    (out / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
     return w.write()
 
 
