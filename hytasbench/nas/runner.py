@@ -52,8 +52,8 @@ class Budget:
             raise InvalidBudgetError("a budget needs seconds, trainings or evaluations (none was given)")
 
     def __str__(self) -> str:
-        parts = [f"{v} {k}" for k, v in (("s", self.seconds), ("trainings", self.trainings),
-                                         ("evaluations", self.evaluations)) if v is not None]
+        parts = [f"{v:g} {k}" for k, v in (("s", self.seconds), ("trainings", self.trainings),
+                                           ("evaluations", self.evaluations)) if v is not None]
         return " / ".join(parts)
 
 
@@ -95,7 +95,7 @@ def run_search(searcher: Searcher, problem: SearchProblem, budget: Budget, seed:
         raise InvalidBudgetError(f"budget must be a hytasbench.nas.Budget, got {type(budget).__name__}")
     problem.check_proxies(searcher.required_proxies())
     searcher.reset(problem.space, np.random.default_rng(seed))
-    oa, train_seconds = problem.oa, problem.train_seconds
+    oa, train_seconds = problem.oa.tolist(), problem.train_seconds.tolist()  # Python floats: faster per item
     seconds = math.inf if budget.seconds is None else float(budget.seconds)
     max_train = budget.trainings or math.inf
     max_eval = budget.evaluations or math.inf
@@ -107,7 +107,7 @@ def run_search(searcher: Searcher, problem: SearchProblem, budget: Budget, seed:
     times: List[float] = []
     best_idx: List[int] = []
     best_val: List[float] = []
-    proxy_arrays: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
+    proxy_lists: Dict[str, Tuple[List[float], List[float]]] = {}
     elapsed, n_train, best, best_i, stop = 0.0, 0, -math.inf, -1, "max_steps"
     for _ in range(max_steps):
         query = searcher.ask()
@@ -115,19 +115,23 @@ def run_search(searcher: Searcher, problem: SearchProblem, budget: Budget, seed:
             stop = "searcher"
             break
         kind, index, proxy = query
-        i = index if type(index) is int and 0 <= index < len(oa) else _resolve(problem, index)
+        if type(index) is int and 0 <= index < len(oa):
+            i = index
+        else:
+            i = _resolve(problem, index)
+            query = Query(kind, i, proxy)  # searchers are always told positions
         if kind == TRAIN:
             value, cost = oa[i], train_seconds[i]
         elif kind == SCORE:
-            if proxy not in proxy_arrays:
-                proxy_arrays[proxy] = (problem.proxy_values(proxy), problem.proxy_seconds(proxy))
-            value, cost = proxy_arrays[proxy][0][i], proxy_arrays[proxy][1][i]
+            if proxy not in proxy_lists:
+                proxy_lists[proxy] = (problem.proxy_values(proxy).tolist(), problem.proxy_seconds(proxy).tolist())
+            value, cost = proxy_lists[proxy][0][i], proxy_lists[proxy][1][i]
         else:
             raise ValueError(f"query kind must be {TRAIN!r} or {SCORE!r}, got {kind!r}")
         if not cost >= 0:
             what = "training" if kind == TRAIN else f"proxy {proxy!r}"
-            raise MissingCostError(f"no recorded {what} time for {problem.space.strings[i]} on "
-                                   f"{problem.dataset!r}; a seconds budget needs it and none is invented")
+            raise MissingCostError(f"no recorded {what} time for {problem.space.strings[i]} on {problem.dataset!r}; "
+                                   "the runner charges every evaluation its recorded time and never invents one")
         if elapsed + cost > seconds:
             elapsed, stop = seconds, "budget"
             break
@@ -139,12 +143,12 @@ def run_search(searcher: Searcher, problem: SearchProblem, budget: Budget, seed:
         kinds.append(kind)
         indices.append(i)
         proxies.append(proxy)
-        values.append(float(value))
-        costs.append(float(cost))
+        values.append(value)
+        costs.append(cost)
         times.append(elapsed)
         best_idx.append(best_i)
         best_val.append(best)
-        searcher.tell(Query(kind, i, proxy), float(value))
+        searcher.tell(query, value)
         if n_train >= max_train or len(kinds) >= max_eval:
             stop = "budget"
             break
