@@ -208,7 +208,9 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
     if args.ingest:
         got, skipped = ingest(args.ingest, wd)
         keep = [u for u in got if u.dataset in datasets and u.fidelity == tag and (u.dataset in synthetic) == u.synthetic]
-        notes += [f"ingested {len(keep)} training results made with python -m hytasbench.train ({protocol})"]
+        if keep:
+            notes.append(f"{len(keep)} training results made with python -m hytasbench.train ({protocol}) "
+                         "were ingested as finished train units")
         known = {u.key for u in units}
         units += [u for u in keep if u.key not in known]
         for why in skipped + [f"{u.key}: other dataset, cube or protocol than this build" for u in got if u not in keep]:
