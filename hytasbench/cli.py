@@ -78,7 +78,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     return import_main(argv)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The full parser; with ``command`` given, other modules' subcommands are only imported if
+    it names one of them (their imports, pandas and scipy, would slow every query)."""
     parser = argparse.ArgumentParser(prog="hytasbench", description="HyTAS as a tabular NAS benchmark")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -104,24 +106,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="destination folder")
     p.set_defaults(func=cmd_import)
 
-    for register in _extensions():
-        register(sub)
+    builtin = set(sub.choices)
+    for name, register in _extensions().items():
+        if command is None or command == name or command not in builtin:
+            register()(sub)
     return parser
 
 
-def _extensions() -> List[Callable[[Any], None]]:
-    """Subcommands owned by other modules (report, search), registered if importable."""
-    found = []
-    for module, attr in (("hytasbench.analysis.report", "add_parser"), ("hytasbench.nas.cli", "add_parser")):
-        try:
-            found.append(getattr(__import__(module, fromlist=[attr]), attr))
-        except (ImportError, AttributeError):
-            continue
-    return found
+def _extensions() -> Dict[str, Callable[[], Callable[[Any], None]]]:
+    """Subcommands owned by other modules: name -> loader of their ``add_parser``."""
+    def loader(module: str) -> Callable[[], Callable[[Any], None]]:
+        return lambda: __import__(module, fromlist=["add_parser"]).add_parser
+    return {"report": loader("hytasbench.analysis.report"), "search": loader("hytasbench.nas.cli")}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     try:
         return args.func(args)
     except HytasError as exc:
