@@ -243,6 +243,12 @@ def test_orientation_is_applied(problem):
     assert problem.oa[trained].mean() > np.quantile(problem.oa, 0.8)
 
 
+def test_repeated_runs_are_refused():
+    frame = synthetic_frame(n=50)
+    with pytest.raises(ValueError, match="one row per architecture"):
+        SearchProblem(pd.concat([frame, frame.iloc[:2]]), dataset="houston2013")
+
+
 def test_missing_oa_rows_are_excluded():
     frame = synthetic_frame()
     frame.loc[[3, 7], "metric_oa"] = np.nan

@@ -123,7 +123,7 @@ def _search(args: argparse.Namespace) -> int:
 
     budget = parse_budget(args.budget)
     if args.seeds < 1:
-        raise InvalidBudgetError(f"--seeds must be at least 1, got {args.seeds}")
+        raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
     params = _pairs(args.param, "--param")
     searchers = [(name, make_searcher(name, **params)) for name in args.algo]
     bench = Benchmark(source=args.source)

@@ -55,6 +55,11 @@ class SearchProblem:
             raise NoAccuracyError(
                 f"the {source or 'given'} table for {dataset or 'this dataset'!r} holds no trained accuracy "
                 f"({oa_col}); OA-based search needs a table with trained architectures")
+        repeated = frame["arch"].duplicated()
+        if repeated.any():
+            raise ValueError(f"the frame repeats {int(repeated.sum())} architectures (e.g. "
+                             f"{frame.loc[repeated, 'arch'].iloc[0]}); a search needs one row per architecture, "
+                             "as Benchmark.frame(dataset) gives (the headline run)")
         has_oa = frame[oa_col].notna().to_numpy()
         self.excluded: Tuple[str, ...] = tuple(frame.loc[~has_oa, "arch"].astype(str))
         if self.excluded:
