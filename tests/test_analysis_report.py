@@ -85,7 +85,7 @@ def test_report_of_a_users_own_tables_with_per_layer_scores(tmp_path):
     _check_png(tmp_path / "r" / "figures" / "layer_decay_indian_pines.png")
     decay = pd.read_csv(tmp_path / "r" / "tables" / "layer_decay.csv")
     assert decay.loc[0, "trend"] == -1.0  # every list was sorted to decay
-    assert "Not available for this source: it holds no `__nosign`" in text
+    assert "Not available for this source: no dataset holds both OA and a `__nosign`" in text
     assert "## 6." not in text
 
 
@@ -124,3 +124,35 @@ def test_figures_have_labelled_axes(reference_report):
             assert ax.get_xlabel() and ax.get_title(), fig
         first = shown[0]
         assert first.get_ylabel() or any(t.get_text() for t in first.get_yticklabels()), fig
+
+
+def test_report_of_a_source_without_accuracies(tmp_path):
+    # like our shipped tables before training: costs, proxies, their parts and per-layer lists, no OA at all
+    rng = np.random.default_rng(1)
+    n = 12
+    frame = pd.DataFrame({"arch": [f"e32-h{'3' * 4}-r{i % 6 + 1}{'1' * 3}" for i in range(n)], "depth": 4,
+                          "embed_dim": 32, "num_heads": [[3] * 4] * n,
+                          "mlp_ratio": [[i % 6 + 1, 1, 1, 1] for i in range(n)], "cost_params": np.arange(n) + 1.0,
+                          "proxy_snip": rng.random(n), "proxy_snip__attn": rng.random(n) + 1,
+                          "proxy_snip__mlp": rng.random(n) * 100 + 1,
+                          "proxy_snip__layers": [list(rng.random(18)) for _ in range(n)]})
+    out = report.build_report(data=SourceData("untrained", {"indian_pines": frame}), out=tmp_path, n_boot=10,
+                              figures=False)
+    text = out.read_text(encoding="utf-8")
+    sections = {m.group(1): m.group(2) for m in re.finditer(r"^## (\d)\. .*?\n(.*?)(?=^## |\Z)", text, re.M | re.S)}
+    for number in ("1", "2", "6"):
+        assert "Not available for this source" in sections[number]
+    assert "| Indian Pines | snip | sign | 12 | 0 |" in sections["3"]  # medians without OA; n_oa = 0
+    assert "tables/layer_decay.csv" in sections["4"]
+    assert "only the proxies' relation" in sections["5"]
+
+
+def test_analysis_imports_neither_torch_nor_matplotlib():
+    import subprocess
+    import sys
+
+    code = ("import sys, hytasbench.analysis.report, hytasbench.analysis.predictor; "
+            "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "[]"

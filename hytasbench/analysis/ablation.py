@@ -28,7 +28,7 @@ def sign_ablation(frames: Dict[str, pd.DataFrame], proxies: Sequence[str] = SIGN
     for ds, frame in frames.items():
         for name in proxies:
             with_sign, without = proxy_column(name), proxy_column(name, "nosign")
-            if not (present(frame, with_sign) and present(frame, without)):
+            if not (present(frame, with_sign) and present(frame, without) and present(frame, target)):
                 continue
             both = frame[[with_sign, without, target]].dropna()
             sign = column_orientation(with_sign)

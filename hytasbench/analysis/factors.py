@@ -45,6 +45,8 @@ def factor_correlations(frame: pd.DataFrame, scores: Optional[Dict[str, str]] = 
         quantities[label] = (col, column_orientation(col))
     values = pd.DataFrame({label: sign * pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
                            for label, (col, sign) in quantities.items() if present(frame, col)})
+    if values.empty:
+        return pd.DataFrame(columns=["quantity", "factor", "rho", "n"])
     rho, n = _pairwise_spearman(values, factors)
     long = rho.stack(future_stack=True).rename("rho").to_frame().join(n.stack(future_stack=True).rename("n"))
     return long.rename_axis(["quantity", "factor"]).reset_index()
@@ -74,7 +76,10 @@ def size_bins(frame: pd.DataFrame, bins: int = 5, target: str = TARGET, top_frac
     If large models overfit, OA's median and max flatten or fall in the last bins even though
     the parameter count keeps rising.
     """
-    sub = frame[[SIZE, target]].apply(pd.to_numeric, errors="coerce").dropna()
+    if not (present(frame, SIZE) and present(frame, target)):
+        sub = pd.DataFrame()
+    else:
+        sub = frame[[SIZE, target]].apply(pd.to_numeric, errors="coerce").dropna()
     if sub.empty:
         return pd.DataFrame(columns=["bin", "n", "params_min", "params_max", "oa_median", "oa_mean", "oa_max",
                                      "share_of_top"])
@@ -98,9 +103,9 @@ def size_preference(frame: pd.DataFrame, scores: Optional[Dict[str, str]] = None
     than the best ones. Columns: quantity, n, top_k, median_size_pct, oa_of_picks (median OA).
     """
     scores = score_columns(frame, baselines=False) if scores is None else scores
-    size = pd.to_numeric(frame[SIZE], errors="coerce") if SIZE in frame.columns else None
-    if size is None or size.isna().all():
+    if not (present(frame, SIZE) and present(frame, target)):
         return pd.DataFrame(columns=["quantity", "n", "top_k", "median_size_pct", "oa_of_picks"])
+    size = pd.to_numeric(frame[SIZE], errors="coerce")
     pct = size.rank(pct=True).to_numpy()
     oa = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float)
     rows = []

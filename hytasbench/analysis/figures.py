@@ -132,7 +132,7 @@ def top1_accuracy(results: Dict[str, pd.DataFrame], best: Dict[str, float]) -> "
 def _figure_legend(fig: "Figure", ax: "Axes") -> None:
     """One legend for the whole figure, above the panels, so it never covers data."""
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncol=len(labels))
+    fig.legend(handles, labels, loc="outside upper center", ncol=min(len(labels), 7))
 
 
 def proxy_scatter(frames: Dict[str, pd.DataFrame], columns: Dict[str, str], target: str = TARGET) -> "Figure":
@@ -207,19 +207,20 @@ def scale_histograms(frame: pd.DataFrame, dataset: str, parts: Dict[str, Tuple[s
 
 def layer_profiles(profiles: Dict[str, pd.DataFrame], dataset: str) -> "Figure":
     """Per proxy: median log10 per-layer score against layer position, one line per number of layers."""
-    fig, axes = new_figure(len(profiles), panel=(3.6, 2.8))
+    fig, axes = new_figure(len(profiles), panel=(3.4, 2.6), rows=int(np.ceil(len(profiles) / 4)))
     with _styled():
+        lengths = sorted({int(v) for prof in profiles.values() for v in prof["length"].unique()})
+        colors = dict(zip(lengths, _ramp(len(lengths))))
         for ax, (name, prof) in zip(axes, profiles.items()):
-            lengths = sorted(prof["length"].unique())
-            colors = _ramp(len(lengths))
-            for color, length in zip(colors, lengths):
+            for length in lengths:
                 part = prof[prof["length"] == length]
-                ax.plot(part["layer"], part["median_log10"], marker="o", ms=2.5, lw=1, color=color,
-                        label=f"{length} layers")
+                if len(part):
+                    ax.plot(part["layer"], part["median_log10"], marker="o", ms=2, lw=1, color=colors[length],
+                            label=f"{length} scored layers")
             ax.set_xlabel("scored layer (input → output)")
             ax.set_ylabel("median log10 score")
             ax.set_title(f"{dataset_title(dataset)}: {name}")
-            ax.legend(ncol=2)
+        _figure_legend(fig, axes[0])
     return fig
 
 

@@ -143,7 +143,8 @@ def section_sign(w: Writer, data: SourceData) -> None:
     w.heading(2, "2. Sign ablation")
     table = ablation.sign_ablation(data.frames)
     if table.empty:
-        w.text("Not available for this source: it holds no `__nosign` variant of synflow, logsynflow, DSS or Croze.")
+        w.text("Not available for this source: no dataset holds both OA and a `__nosign` variant of synflow, "
+               "logsynflow, DSS or Croze.")
         return
     w.text("Synflow-style proxies with the sign operation (parameters made positive before scoring) and without. "
            "ρ oriented; top-1 is the OA (%) of the top-ranked architecture.")
@@ -164,7 +165,7 @@ def section_scales(w: Writer, data: SourceData) -> None:
            "is larger. ρ of each part alone, of their plain sum and of the sum of their logarithms (the paper's fix) "
            "with OA. `kind` says whether the parts were scored with the sign operation.")
     shown = table.assign(dataset=table["dataset"].map(dataset_title)).set_index("dataset")
-    w.text(md.table(shown, {"proxy": str, "kind": str, "n": str, "median_attn": md.number(4),
+    w.text(md.table(shown, {"proxy": str, "kind": str, "n": str, "n_oa": str, "median_attn": md.number(4),
                             "median_mlp": md.number(4)}))
     w.csv("scale_gap", table)
     for ds, frame in data.frames.items():
@@ -202,30 +203,36 @@ def section_layers(w: Writer, data: SourceData) -> None:
 
 def section_factors(w: Writer, data: SourceData) -> None:
     w.heading(2, "5. Factor analysis")
-    frames = {ds: f for ds, f in data.frames.items() if present(f, TARGET)}
-    if not frames:
-        w.text("Not available for this source: no dataset has OA values.")
+    corr = {ds: factors.factor_correlations(f) for ds, f in data.frames.items()}
+    corr = {ds: c for ds, c in corr.items() if not c.empty}
+    if not corr:
+        w.text("Not available for this source: it has neither OA nor proxy scores.")
         return
-    corr = {ds: factors.factor_correlations(f) for ds, f in frames.items()}
     long = pd.concat([c.assign(dataset=ds) for ds, c in corr.items()], ignore_index=True)
     w.csv("factor_correlations", long)
-    oa = pd.DataFrame({ds: c[c["quantity"] == "OA"].set_index("factor")["rho"] for ds, c in corr.items()}).T
-    oa = oa[[c for c in FACTOR_COLUMNS if c in oa.columns]]
-    w.text("Spearman ρ of OA with each architecture factor:",
-           md.table(oa.rename(index=dataset_title), index_label="dataset"))
-    w.figure("factors_oa", "Spearman ρ of OA with architecture factors",
-             lambda: _figures().heatmap(oa, "OA vs architecture factors", "ρ", xlabel="factor", ylabel="dataset"))
-    if "params" in oa.columns:
+    with_oa = {ds: c for ds, c in corr.items() if (c["quantity"] == "OA").any()}
+    if with_oa:
+        oa = pd.DataFrame({ds: c[c["quantity"] == "OA"].set_index("factor")["rho"] for ds, c in with_oa.items()}).T
+        oa = oa[[c for c in FACTOR_COLUMNS if c in oa.columns]]
+        w.text("Spearman ρ of OA with each architecture factor:",
+               md.table(oa.rename(index=dataset_title), index_label="dataset"))
+        w.figure("factors_oa", "Spearman ρ of OA with architecture factors",
+                 lambda: _figures().heatmap(oa, "OA vs architecture factors", "ρ", xlabel="factor", ylabel="dataset"))
+        w.figure("factors_heads_by_layer", "Spearman ρ of OA with the number of heads of each layer",
+                 lambda: _figures().heads_by_layer(with_oa))
+    else:
+        w.text("This source has no OA values: only the proxies' relation to the architecture factors is shown.")
+    if (long["factor"] == "params").any():
         size = pd.DataFrame({ds: c[c["factor"] == "params"].set_index("quantity")["rho"] for ds, c in corr.items()})
         w.text("Spearman ρ of OA and of each oriented proxy with the parameter count (positive: prefers larger "
                "models):", md.table(_ds_columns(size), index_label="quantity"))
         w.figure("factors_size", "Spearman ρ with the parameter count",
                  lambda: _figures().heatmap(size, "Correlation with parameter count", "ρ", xlabel="dataset",
                                             ylabel="quantity"))
-    w.figure("factors_heads_by_layer", "Spearman ρ of OA with the number of heads of each layer",
-             lambda: _figures().heads_by_layer(corr))
-    _size_findings(w, frames)
-    _transfer(w, frames)
+    frames = {ds: f for ds, f in data.frames.items() if present(f, TARGET)}
+    if frames:
+        _size_findings(w, frames)
+    _transfer(w, data.frames)
 
 
 def _size_findings(w: Writer, frames: Dict[str, pd.DataFrame]) -> None:
@@ -257,19 +264,20 @@ def _size_findings(w: Writer, frames: Dict[str, pd.DataFrame]) -> None:
 
 
 def _transfer(w: Writer, frames: Dict[str, pd.DataFrame]) -> None:
-    if len(frames) < 2:
+    pairs = factors.transfer(frames) if len(frames) >= 2 else pd.DataFrame()
+    if pairs.empty:
         return
-    pairs = factors.transfer(frames)
     w.csv("transfer", pairs)
-    oa = factors.transfer_matrix(pairs, "OA")
-    w.text("Transfer between datasets: Spearman ρ of OA over the architectures two datasets share:",
-           md.table(_ds_columns(oa.rename(index=dataset_title)), index_label="dataset"))
+    if (pairs["quantity"] == "OA").any():
+        oa = factors.transfer_matrix(pairs, "OA")
+        w.text("Transfer between datasets: Spearman ρ of OA over the architectures two datasets share:",
+               md.table(_ds_columns(oa.rename(index=dataset_title)), index_label="dataset"))
+        w.figure("transfer_oa", "Between-dataset Spearman ρ of OA",
+                 lambda: _figures().heatmap(oa, "OA rank transfer between datasets", "ρ", vmin=0.0, cmap="viridis",
+                                            xlabel="dataset", ylabel="dataset"))
     mean = pairs.groupby("quantity", sort=False)["rho"].agg(["mean", "min", "max"])
     w.text("Mean, min and max over dataset pairs of the between-dataset ρ, for OA and for each proxy "
            "(a proxy that ignored the data would score 1):", md.table(mean, index_label="quantity"))
-    w.figure("transfer_oa", "Between-dataset Spearman ρ of OA",
-             lambda: _figures().heatmap(oa, "OA rank transfer between datasets", "ρ", vmin=0.0, cmap="viridis",
-                                        xlabel="dataset", ylabel="dataset"))
 
 
 def section_predictor(w: Writer, data: SourceData, n_jobs: int, cache: Optional[Path],
