@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -137,6 +137,28 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> List[Dict[str, 
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def train_one_epoch(model: SubNet, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                    sampler: PatchSampler, rc: torch.Tensor, labels: torch.Tensor, batch_size: int,
+                    amp: bool = False) -> Tuple[float, int]:
+    """One pass over (already shuffled) pixels; returns the summed loss and the number of correct
+    predictions, accumulated on the device and read once at the end."""
+    model.train()
+    loss_sum = torch.zeros((), device=rc.device)
+    correct = torch.zeros((), dtype=torch.int64, device=rc.device)
+    for s in range(0, rc.shape[0], batch_size):
+        y = labels[s:s + batch_size]
+        with torch.autocast(rc.device.type, dtype=torch.float16, enabled=amp):
+            logits = model(sampler(rc[s:s + batch_size]))
+            loss = F.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        loss_sum += loss.detach().float() * y.shape[0]
+        correct += (logits.detach().argmax(dim=1) == y).sum()
+    return loss_sum.item(), int(correct.item())
+
+
 @torch.inference_mode()
 def evaluate(model: SubNet, sampler: PatchSampler, rc: torch.Tensor, labels: torch.Tensor, num_classes: int,
              batch_size: int = 512, amp: bool = False) -> np.ndarray:
@@ -206,23 +228,10 @@ def _run(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -> Trai
         lr = lr_at(epoch, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        model.train()
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), dtype=torch.int64, device=device)
         order = torch.randperm(n, generator=shuffle).to(device)
-        for s in range(0, n, cfg.batch_size):
-            idx = order[s:s + cfg.batch_size]
-            y = train_y[idx]
-            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-                logits = model(sampler(train_rc[idx]))
-                loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            loss_sum += loss.detach().float() * y.shape[0]
-            correct += (logits.detach().argmax(dim=1) == y).sum()
-        record = {"epoch": epoch + 1, "lr": lr, "loss": loss_sum.item() / n, "train_acc": correct.item() / n}
+        loss_sum, correct = train_one_epoch(model, optimizer, scaler, sampler, train_rc[order], train_y[order],
+                                            cfg.batch_size, amp)
+        record = {"epoch": epoch + 1, "lr": lr, "loss": loss_sum / n, "train_acc": correct / n}
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
             t0 = time.perf_counter()
             cm = evaluate(model, sampler, test_rc, test_y, c, cfg.eval_batch_size, amp)
