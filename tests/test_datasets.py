@@ -365,3 +365,14 @@ def test_dataset_modules_are_torch_free():
     code = ("import sys, hytasbench.datasets, hytasbench.datasets.load, hytasbench.datasets.synthetic; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_datasets_cli_reports_files(shared_datasets, tmp_path, capsys):
+    from hytasbench.datasets.__main__ import main as datasets_main
+
+    assert datasets_main(["--root", str(shared_datasets), "ip"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("[ok]") == 3 and "[optional, absent]" in out
+    assert datasets_main(["--root", str(tmp_path), "houston"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("[MISSING]") == 3 and "registration" in out
