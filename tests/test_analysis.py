@@ -136,6 +136,13 @@ def test_proxy_quality_orients_grasp_and_reports_n():
     assert res.loc["dss", "best"] == pytest.approx(oa.max())
 
 
+def test_a_missing_target_column_is_a_typed_error():
+    from hytasbench.errors import UnknownFieldError
+
+    with pytest.raises(UnknownFieldError, match="metric_oa"):
+        correlation.proxy_quality(_toy_frame().drop(columns="metric_oa"))
+
+
 def test_quality_table_is_proxies_by_datasets():
     frames = {"a": _toy_frame(seed=1), "b": _toy_frame(seed=2)}
     results = {ds: correlation.proxy_quality(f, n_boot=0) for ds, f in frames.items()}

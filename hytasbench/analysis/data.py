@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..datasets.specs import DATASETS, canonical_name
+from ..errors import UnknownFieldError
 from ..schema import ORIENTATION, orientation, split_proxy_column
 
 TARGET = "metric_oa"
@@ -85,6 +86,10 @@ def column_orientation(column: str) -> int:
 
 def paired(frame: pd.DataFrame, x: str, y: str = TARGET) -> Tuple[np.ndarray, np.ndarray]:
     """The two columns as float arrays, rows where either is NaN dropped (pairwise deletion)."""
+    for col in (x, y):
+        if col not in frame.columns:
+            raise UnknownFieldError(col, [c for c in frame.columns if c.startswith(("metric_", "cost_", "proxy_"))],
+                                    kind="column")
     a = pd.to_numeric(frame[x], errors="coerce").to_numpy(dtype=float)
     b = pd.to_numeric(frame[y], errors="coerce").to_numpy(dtype=float)
     keep = np.isfinite(a) & np.isfinite(b)

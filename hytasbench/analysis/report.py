@@ -102,11 +102,13 @@ def section_quality(w: Writer, data: SourceData, n_boot: int) -> Dict[str, pd.Da
     cells = rho.copy().astype(object)
     for p in rho.index:
         for ds in rho.columns:
-            cells.loc[p, ds] = f"{rho.loc[p, ds]:.2f} [{lo.loc[p, ds]:.2f}, {hi.loc[p, ds]:.2f}]" \
-                if np.isfinite(rho.loc[p, ds]) else "–"
+            value = md.number(2)(rho.loc[p, ds])
+            if np.isfinite(lo.loc[p, ds]):
+                value += f" [{lo.loc[p, ds]:.2f}, {hi.loc[p, ds]:.2f}]"
+            cells.loc[p, ds] = value
     w.text(f"Spearman ρ with OA, oriented, with {n_boot}-resample bootstrap 95% intervals "
-           "(params and FLOPs are the size baselines):", md.table(_ds_columns(cells), default=str,
-                                                                  index_label="proxy"))
+           "(params and FLOPs are the size baselines; the number of architectures behind each value is the `n` "
+           "column of the CSV):", md.table(_ds_columns(cells), default=str, index_label="proxy"))
     raw = correlation.quality_table(results, "rho_raw")
     tau = correlation.quality_table(results, "tau")
     w.text("Raw (un-oriented) Spearman ρ and oriented Kendall τ-b:",
