@@ -150,13 +150,14 @@ def test_synflow_logsynflow_dss_with_and_without_sign(toy):
         dss = [float(torch.linalg.svdvals(g).sum() * torch.linalg.svdvals(w).sum()) if k == "attn"
                else syn[i] for i, ((w, g), k) in enumerate(zip(ws, KINDS))]
         for name, per in (("synflow", syn), ("logsynflow", log), ("dss", dss)):
+            rel = 1e-7 if name == "dss" else 1e-9  # DSS's nuclear norms come from Gram eigenvalues
             res = engine(model, batch, name)
             got = res.score if sign else res.variants["nosign"]
-            close(got, sum(per))
+            close(got, sum(per), rel)
             if sign:
-                assert res.layers == pytest.approx(per, rel=1e-9)
+                assert res.layers == pytest.approx(per, rel=rel)
             else:
-                close(res.variants["attn_nosign"], per[1] + per[4])
+                close(res.variants["attn_nosign"], per[1] + per[4], rel)
 
 
 def test_synflow_and_logsynflow_upstream_row_means(toy):

@@ -149,6 +149,7 @@ def ce_pass(target: Target, batch: Any, config: Tuple, needs: FrozenSet[str], ch
     state = CEState(n, [w.detach() for w in weights])
     rec = _Recorder(layers, activations, needs, state, n)
     backward = bool(needs & BACKWARD_NEEDS)
+    weight_grads = bool(needs & (BACKWARD_NEEDS - {"jacobian"}))  # jacob_cov alone needs no dL/dW
     slices = list(chunk_slices(n, chunks))
     inline_hvp = "hvp" in needs and len(slices) == 1
     try:
@@ -160,13 +161,15 @@ def ce_pass(target: Target, batch: Any, config: Tuple, needs: FrozenSet[str], ch
                 out = model(x)
             if not backward:
                 continue
-            loss = F.cross_entropy(out, batch.y[sl], reduction="sum") / n
-            rec.active = True
-            g = torch.autograd.grad(loss, weights, create_graph=inline_hvp,
-                                    retain_graph=inline_hvp or "jacobian" in needs)
+            if weight_grads:
+                loss = F.cross_entropy(out, batch.y[sl], reduction="sum") / n
+                rec.active = True
+                g = torch.autograd.grad(loss, weights, create_graph=inline_hvp,
+                                        retain_graph=inline_hvp or "jacobian" in needs)
+                rec.active = False
+                state.grads = [gi.detach() for gi in g] if state.grads is None else \
+                    [a + b.detach() for a, b in zip(state.grads, g)]
             rec.active = False
-            state.grads = [gi.detach() for gi in g] if state.grads is None else \
-                [a + b.detach() for a, b in zip(state.grads, g)]
             if "jacobian" in needs:
                 jac = torch.autograd.grad(out.sum(), x, retain_graph=inline_hvp)[0]
                 jac = jac.detach().reshape(jac.shape[0], -1).to(torch.float64)

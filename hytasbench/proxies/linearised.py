@@ -67,13 +67,20 @@ def logsynflow(state: LinearisedState, target: Target, opts: Mapping[str, Any]) 
     return layers, sum(layers)
 
 
+def nuclear_norm(a: torch.Tensor) -> float:
+    """Sum of the singular values, from the eigenvalues of the smaller Gram matrix (in float64:
+    several times faster than an SVD of the tall qkv weights, same value to ~1e-12)."""
+    a = a.to(torch.float64)
+    gram = a.T @ a if a.shape[0] >= a.shape[1] else a @ a.T
+    return float(torch.linalg.eigvalsh(gram).clamp_min(0).sqrt().sum())
+
+
 def dss(state: LinearisedState, target: Target, opts: Mapping[str, Any]) -> Reduction:
     """Attention layers: |nuc(dR/dW) * nuc(W)|; the other scored layers: sum |W * dR/dW|."""
     layers = []
     for w, g, kind in zip(state.weights, state.grads, target.kinds):
         if kind == "attn":
-            nuc = torch.linalg.matrix_norm(g, ord="nuc") * torch.linalg.matrix_norm(w, ord="nuc")
-            layers.append(float(nuc.abs()))
+            layers.append(abs(nuclear_norm(g) * nuclear_norm(w)))
         else:
             layers.append(float((w * g).abs().sum()))
     return layers, sum(layers)
