@@ -55,6 +55,9 @@ class TrainConfig:
     drop_path: float = 0.1
     eval_every: int = 20
     test_subset: Optional[int] = None  # evaluate on this many seeded random test pixels (smoke runs only)
+    # "epoch": every training pixel once per epoch. "hytas": upstream's DeiT repeated-augmentation
+    # sampler on 5 GPUs (see hytas_epoch_order); batch_size is then per GPU, 5x per optimiser step.
+    epoch_sampler: str = "epoch"
     seed: int = 0
     # run settings: they do not change what is computed (up to floating point)
     device: str = "auto"
@@ -64,7 +67,7 @@ class TrainConfig:
     progress: bool = False
 
     _PROTOCOL_FIELDS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "warmup_lr", "min_lr",
-                        "drop_path", "eval_every", "test_subset")
+                        "drop_path", "eval_every", "test_subset", "epoch_sampler")
 
     def protocol_name(self) -> str:
         """``hytasbench-v1`` for the published protocol, else the deviations spelled out."""
@@ -173,6 +176,23 @@ def evaluate(model: SubNet, sampler: PatchSampler, rc: torch.Tensor, labels: tor
     return counts.view(num_classes, num_classes).cpu().numpy()
 
 
+HYTAS_GPUS, HYTAS_REPEATS = 5, 3
+
+
+def hytas_epoch_order(n: int, generator: torch.Generator) -> torch.Tensor:
+    """One epoch of pixel indices as upstream's RASampler gave them to 5 data-parallel GPUs together.
+
+    Each index of a permutation is repeated 3 times; each GPU takes every 5th entry but keeps only
+    floor((n // 256) * 256 / 5) of them; all-reduce averages the 5 GPU gradients, so a step is one
+    batch over the 5 GPUs' samples. Together that is the first 5 * floor(...) entries of the repeated
+    permutation: on Indian Pines 510 entries (170 distinct pixels, 2 steps per epoch).
+    """
+    per_gpu = (n // 256) * 256 // HYTAS_GPUS
+    if per_gpu == 0:
+        raise ValueError(f"upstream's sampler selects no pixel from {n} training pixels (needs 256 or more)")
+    return torch.randperm(n, generator=generator).repeat_interleave(HYTAS_REPEATS)[:per_gpu * HYTAS_GPUS]
+
+
 def pick_test_pixels(n: int, size: Optional[int], seed: int) -> np.ndarray:
     """Indices of the test pixels to evaluate: all, or a seeded random subset (sorted)."""
     if size is None or size >= n:
@@ -204,6 +224,8 @@ def train_and_evaluate(arch: Union[ArchLike, SubNet], data: HSIData,
 
 
 def _run(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -> TrainResult:
+    if cfg.epoch_sampler not in ("epoch", "hytas"):
+        raise ValueError(f"epoch_sampler must be 'epoch' or 'hytas', got {cfg.epoch_sampler!r}")
     device = resolve_device(cfg.device)
     amp = cfg.amp and device.type == "cuda"
     torch.manual_seed(cfg.seed)
@@ -228,10 +250,14 @@ def _run(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -> Trai
         lr = lr_at(epoch, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        order = torch.randperm(n, generator=shuffle).to(device)
+        if cfg.epoch_sampler == "hytas":
+            order, step = hytas_epoch_order(n, shuffle).to(device), cfg.batch_size * HYTAS_GPUS
+        else:
+            order, step = torch.randperm(n, generator=shuffle).to(device), cfg.batch_size
         loss_sum, correct = train_one_epoch(model, optimizer, scaler, sampler, train_rc[order], train_y[order],
-                                            cfg.batch_size, amp)
-        record = {"epoch": epoch + 1, "lr": lr, "loss": loss_sum / n, "train_acc": correct / n}
+                                            step, amp)
+        seen = order.shape[0]
+        record = {"epoch": epoch + 1, "lr": lr, "loss": loss_sum / seen, "train_acc": correct / seen}
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
             t0 = time.perf_counter()
             cm = evaluate(model, sampler, test_rc, test_y, c, cfg.eval_batch_size, amp)
@@ -278,6 +304,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--eval-every", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--epoch-sampler", choices=("epoch", "hytas"), default="epoch",
+                   help="'hytas': upstream's repeated-augmentation sampler on 5 GPUs (few steps per epoch)")
     p.add_argument("--test-subset", type=int, default=None, help="evaluate on N random test pixels (smoke runs)")
     p.add_argument("--progress", action="store_true")
     p.add_argument("--out", default=None, help="write the result as JSON here (default: stdout)")
@@ -291,7 +319,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .datasets.load import load_dataset
         data = load_dataset(a.dataset, a.root, seed=a.split_seed, download=a.download)
     cfg = TrainConfig(epochs=a.epochs, seed=a.seed, device=a.device, threads=a.threads, eval_every=a.eval_every,
-                      batch_size=a.batch_size, test_subset=a.test_subset, progress=a.progress)
+                      batch_size=a.batch_size, test_subset=a.test_subset, epoch_sampler=a.epoch_sampler, progress=a.progress)
     result = train_and_evaluate(a.arch, data, cfg)
     text = json.dumps(result.to_dict(), indent=1)
     if a.out:

@@ -1,6 +1,7 @@
 """The training protocol: schedule, optimiser groups, determinism, the CLI, and real learning."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -127,3 +128,24 @@ def test_learns_on_real_indian_pines(shared_datasets):
     assert r.history[-1]["train_acc"] > 0.25
     # chance: AA 1/16; always answering the biggest class: OA 0.25, kappa 0
     assert r.aa > 0.25 and r.kappa > 0.15 and r.oa > 0.28
+
+
+def test_hytas_epoch_order():
+    """Indian Pines under upstream's sampler: 510 entries, 170 distinct pixels thrice, 2 steps of 5x64."""
+    from hytasbench.train import hytas_epoch_order
+
+    order = hytas_epoch_order(695, torch.Generator().manual_seed(0))
+    assert order.shape == (510,)
+    values, counts = order.unique(return_counts=True)
+    assert len(values) == 170 and (counts == 3).all()
+    assert hytas_epoch_order(3921, torch.Generator().manual_seed(0)).shape == (3840,)  # PaviaU: 12 steps of 320
+    with pytest.raises(ValueError, match="256 or more"):
+        hytas_epoch_order(255, torch.Generator())
+    toy = _toy()  # 70 training and 280 test pixels: swap them to have >= 256 training pixels
+    swapped = dataclasses.replace(toy, train_rc=toy.test_rc, train_labels=toy.test_labels,
+                                  test_rc=toy.train_rc, test_labels=toy.train_labels)
+    r = train_and_evaluate(TINY, swapped, TrainConfig(epochs=1, epoch_sampler="hytas", device="cpu", threads=1,
+                                                      test_subset=10))
+    assert r.protocol == f"{PROTOCOL}+custom(epochs=1,test_subset=10,epoch_sampler=hytas)"
+    with pytest.raises(ValueError, match="epoch_sampler"):
+        train_and_evaluate(TINY, _toy(), TrainConfig(epochs=1, epoch_sampler="nope"))
