@@ -5,63 +5,24 @@ position embedding, ``depth`` pre-norm blocks (multi-head self-attention and a G
 residual with stochastic depth), cross-layer adaptive fusion (CAF) from block 2 on, and a head
 (LayerNorm + Linear) on the class token.
 
-FLOP convention (:func:`count_flops`): forward pass of one sample; a multiply-accumulate of a
-Linear, of the attention matmuls (Q.K^T and A.V) or of a CAF fusion counts as 2 FLOPs; bias adds,
-LayerNorm, softmax, GELU, residual adds and stochastic depth are not counted. This is the
-convention of ``torch.utils.flop_counter``, which the tests check it against.
+Parameter counts and FLOPs from the shapes alone live in the torch-free :mod:`hytasbench.costs`
+(FLOP convention there) and are re-exported here.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .costs import (ModelConfig, analytic_params, config_for, count_flops, hytas_reported_flops,  # noqa: F401
+                    spectralformer_config)
 from .space import Arch, ArchLike, parse
 
 #: Stochastic depth grows linearly over this many block positions (the supernet's 10 layers).
 DROP_PATH_POSITIONS = 10
-#: SpectralFormer's hand-made configuration (Hong et al. 2022) for Indian Pines and friends.
-SPECTRALFORMER_EMBED, SPECTRALFORMER_DEPTH, SPECTRALFORMER_HEADS, SPECTRALFORMER_HIDDEN = 64, 5, 4, 8
-SPATIAL_PATCH = 7
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Everything that fixes a subnet's shapes; the analytic counts are functions of it."""
-
-    embed_dim: int
-    num_heads: Tuple[int, ...]
-    mlp_hidden: Tuple[int, ...]
-    bands: int
-    num_classes: int
-    band_patch: int
-    qkv_bias: bool = True
-
-    @property
-    def depth(self) -> int:
-        return len(self.num_heads)
-
-    @property
-    def tokens(self) -> int:
-        return self.bands + 1
-
-    @property
-    def patch_dim(self) -> int:
-        return SPATIAL_PATCH * SPATIAL_PATCH * self.band_patch
-
-    def inner_dim(self, i: int) -> int:
-        """Width of block i's attention: heads of size embed_dim // heads (may be < embed_dim)."""
-        return self.num_heads[i] * (self.embed_dim // self.num_heads[i])
-
-
-def config_for(arch: ArchLike, bands: int, num_classes: int, band_patch: int) -> ModelConfig:
-    a = parse(arch)
-    return ModelConfig(a.embed_dim, a.num_heads, tuple(int(a.embed_dim * r) for r in a.mlp_ratio),
-                       bands, num_classes, band_patch)
 
 
 def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -195,14 +156,6 @@ def build_model_for(arch: ArchLike, dataset: str, drop_path: float = 0.1) -> Sub
     return build_model(arch, s.bands, s.num_classes, s.band_patch, drop_path)
 
 
-def spectralformer_config(bands: int, num_classes: int, band_patch: int) -> ModelConfig:
-    """SpectralFormer's own configuration: embed 64, depth 5, 4 heads of 16, MLP hidden 8, and
-    (as in its code) no bias on the qkv projection. Not a member of the space (hidden 8 = ratio 1/8)."""
-    return ModelConfig(SPECTRALFORMER_EMBED, (SPECTRALFORMER_HEADS,) * SPECTRALFORMER_DEPTH,
-                       (SPECTRALFORMER_HIDDEN,) * SPECTRALFORMER_DEPTH, bands, num_classes, band_patch,
-                       qkv_bias=False)
-
-
 def spectralformer_reference(bands: int, num_classes: int, band_patch: int, drop_path: float = 0.1) -> SubNet:
     return SubNet(spectralformer_config(bands, num_classes, band_patch), drop_path)
 
@@ -221,48 +174,3 @@ def scored_layers(model: SubNet) -> List[Tuple[str, nn.Linear, str]]:
 def count_params(model: nn.Module) -> int:
     """Exact number of parameters of a built model."""
     return sum(p.numel() for p in model.parameters())
-
-
-ConfigLike = Union[ArchLike, ModelConfig, SubNet]
-
-
-def _resolve(arch: ConfigLike, bands: Optional[int], num_classes: Optional[int],
-             band_patch: Optional[int]) -> ModelConfig:
-    if isinstance(arch, SubNet):
-        return arch.config
-    if isinstance(arch, ModelConfig):
-        return arch
-    if bands is None or num_classes is None or band_patch is None:
-        raise TypeError("bands, num_classes and band_patch are needed for an architecture")
-    return config_for(arch, bands, num_classes, band_patch)
-
-
-def analytic_params(arch: ConfigLike, bands: Optional[int] = None, num_classes: Optional[int] = None,
-                    band_patch: Optional[int] = None, fusion: bool = True) -> int:
-    """Parameter count from the shapes alone. ``fusion=False`` leaves out the CAF convolutions,
-    which is what the HyTAS authors' ``num_params_subnet`` column counts."""
-    c = _resolve(arch, bands, num_classes, band_patch)
-    e, n = c.embed_dim, c.tokens
-    total = c.patch_dim * e + e + e + n * e  # patch embed, class token, position embedding
-    for i in range(c.depth):
-        inner, hidden = c.inner_dim(i), c.mlp_hidden[i]
-        total += 2 * e + e * 3 * inner + (3 * inner if c.qkv_bias else 0) + inner * e + e  # norm1, attn
-        total += 2 * e + e * hidden + hidden + hidden * e + e  # norm2, mlp
-    total += 2 * e + e * c.num_classes + c.num_classes
-    if fusion:
-        total += max(c.depth - 2, 0) * (2 * n * n + n)
-    return total
-
-
-def count_flops(arch: ConfigLike, bands: Optional[int] = None, num_classes: Optional[int] = None,
-                band_patch: Optional[int] = None) -> int:
-    """Forward FLOPs of one sample (2 per multiply-accumulate; see the module docstring)."""
-    c = _resolve(arch, bands, num_classes, band_patch)
-    e, n = c.embed_dim, c.tokens
-    macs = c.bands * c.patch_dim * e
-    for i in range(c.depth):
-        inner, hidden = c.inner_dim(i), c.mlp_hidden[i]
-        macs += n * (e * 3 * inner + inner * e + 2 * e * hidden) + 2 * n * n * inner
-    macs += max(c.depth - 2, 0) * 2 * n * n * e
-    macs += e * c.num_classes
-    return 2 * macs
