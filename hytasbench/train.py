@@ -56,7 +56,8 @@ class TrainConfig:
     eval_every: int = 20
     test_subset: Optional[int] = None  # evaluate on this many seeded random test pixels (smoke runs only)
     # "epoch": every training pixel once per epoch. "hytas": upstream's DeiT repeated-augmentation
-    # sampler on 5 GPUs (see hytas_epoch_order); batch_size is then per GPU, 5x per optimiser step.
+    # sampler on 5 GPUs with drop_last (hytas_epoch_order); batch_size is then per GPU, and an
+    # optimiser step takes 5 x batch_size samples.
     epoch_sampler: str = "epoch"
     seed: int = 0
     # run settings: they do not change what is computed (up to floating point)
@@ -179,18 +180,21 @@ def evaluate(model: SubNet, sampler: PatchSampler, rc: torch.Tensor, labels: tor
 HYTAS_GPUS, HYTAS_REPEATS = 5, 3
 
 
-def hytas_epoch_order(n: int, generator: torch.Generator) -> torch.Tensor:
-    """One epoch of pixel indices as upstream's RASampler gave them to 5 data-parallel GPUs together.
+def hytas_epoch_order(n: int, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+    """One epoch of pixel indices as upstream's DeiT RASampler fed 5 data-parallel GPUs together.
 
-    Each index of a permutation is repeated 3 times; each GPU takes every 5th entry but keeps only
-    floor((n // 256) * 256 / 5) of them; all-reduce averages the 5 GPU gradients, so a step is one
-    batch over the 5 GPUs' samples. Together that is the first 5 * floor(...) entries of the repeated
-    permutation: on Indian Pines 510 entries (170 distinct pixels, 2 steps per epoch).
+    Each index of a permutation is repeated 3 times; GPU r takes entries r, r+5, r+10, ... but
+    keeps only floor((n // 256) * 256 / 5) of them, and its loader drops the last incomplete batch.
+    All-reduce averages the 5 GPUs' gradients, so step k is one batch made of entries
+    [5*b*k, 5*b*(k+1)) of the repeated permutation (b = batch size per GPU). On Indian Pines
+    (n = 695, b = 64) that is a single step of 320 entries per epoch (about 107 distinct pixels).
     """
     per_gpu = (n // 256) * 256 // HYTAS_GPUS
-    if per_gpu == 0:
-        raise ValueError(f"upstream's sampler selects no pixel from {n} training pixels (needs 256 or more)")
-    return torch.randperm(n, generator=generator).repeat_interleave(HYTAS_REPEATS)[:per_gpu * HYTAS_GPUS]
+    steps = per_gpu // batch_size
+    if steps == 0:
+        raise ValueError(f"upstream's sampler yields no full batch of {batch_size} per GPU from {n} training pixels")
+    order = torch.randperm(n, generator=generator).repeat_interleave(HYTAS_REPEATS)
+    return order[:steps * batch_size * HYTAS_GPUS]
 
 
 def pick_test_pixels(n: int, size: Optional[int], seed: int) -> np.ndarray:
@@ -251,7 +255,7 @@ def _run(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -> Trai
         for group in optimizer.param_groups:
             group["lr"] = lr
         if cfg.epoch_sampler == "hytas":
-            order, step = hytas_epoch_order(n, shuffle).to(device), cfg.batch_size * HYTAS_GPUS
+            order, step = hytas_epoch_order(n, cfg.batch_size, shuffle).to(device), cfg.batch_size * HYTAS_GPUS
         else:
             order, step = torch.randperm(n, generator=shuffle).to(device), cfg.batch_size
         loss_sum, correct = train_one_epoch(model, optimizer, scaler, sampler, train_rc[order], train_y[order],

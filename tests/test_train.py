@@ -131,21 +131,22 @@ def test_learns_on_real_indian_pines(shared_datasets):
 
 
 def test_hytas_epoch_order():
-    """Indian Pines under upstream's sampler: 510 entries, 170 distinct pixels thrice, 2 steps of 5x64."""
+    """Indian Pines under upstream's sampler: one step per epoch of 5 GPUs x 64 = 320 entries, each
+    pixel repeated 3 times in a row (the first 320 entries of the repeated permutation)."""
     from hytasbench.train import hytas_epoch_order
 
-    order = hytas_epoch_order(695, torch.Generator().manual_seed(0))
-    assert order.shape == (510,)
-    values, counts = order.unique(return_counts=True)
-    assert len(values) == 170 and (counts == 3).all()
-    assert hytas_epoch_order(3921, torch.Generator().manual_seed(0)).shape == (3840,)  # PaviaU: 12 steps of 320
-    with pytest.raises(ValueError, match="256 or more"):
-        hytas_epoch_order(255, torch.Generator())
+    order = hytas_epoch_order(695, 64, torch.Generator().manual_seed(0))
+    assert order.shape == (320,)
+    assert torch.equal(order[0::3], order[1::3][:107]) and torch.equal(order[0::3][:106], order[2::3])
+    assert len(order.unique()) == 107
+    assert hytas_epoch_order(3921, 64, torch.Generator().manual_seed(0)).shape == (12 * 320,)  # PaviaU
+    with pytest.raises(ValueError, match="no full batch"):
+        hytas_epoch_order(255, 64, torch.Generator())
     toy = _toy()  # 70 training and 280 test pixels: swap them to have >= 256 training pixels
     swapped = dataclasses.replace(toy, train_rc=toy.test_rc, train_labels=toy.test_labels,
                                   test_rc=toy.train_rc, test_labels=toy.train_labels)
-    r = train_and_evaluate(TINY, swapped, TrainConfig(epochs=1, epoch_sampler="hytas", device="cpu", threads=1,
-                                                      test_subset=10))
-    assert r.protocol == f"{PROTOCOL}+custom(epochs=1,test_subset=10,epoch_sampler=hytas)"
+    r = train_and_evaluate(TINY, swapped, TrainConfig(epochs=1, epoch_sampler="hytas", batch_size=16, device="cpu",
+                                                      threads=1, test_subset=10))
+    assert r.protocol == f"{PROTOCOL}+custom(epochs=1,batch_size=16,test_subset=10,epoch_sampler=hytas)"
     with pytest.raises(ValueError, match="epoch_sampler"):
         train_and_evaluate(TINY, _toy(), TrainConfig(epochs=1, epoch_sampler="nope"))
