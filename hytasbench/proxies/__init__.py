@@ -6,7 +6,7 @@ Kernels register by name in :mod:`.registry`, one module per family.
 """
 from . import activation, croze, gradient, jacob, linearised, size, zico  # noqa: F401  (registration)
 from .batch import ProxyBatch, proxy_batch  # noqa: F401
-from .engine import EngineReport, run_engine, score_architecture, score_model  # noqa: F401
+from .engine import EngineReport, run_engine, score_architecture  # noqa: F401
 from .registry import REGISTRY, Proxy, available, get  # noqa: F401
 from .result import ProxyResult  # noqa: F401
 from .target import Target, target_for  # noqa: F401

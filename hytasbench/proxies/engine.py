@@ -183,12 +183,6 @@ def _reduce_into(res: ProxyResult, job: _Job, run: _PassRun, target: Target) -> 
                 res.variants[kind + "_log"] = finite_or_nan(part(layers, target.kinds, kind, log=True))
 
 
-def score_model(model: Union[Target, nn.Module], batch: Any, proxies: Optional[Sequence[str]] = None,
-                options: Optional[Options] = None) -> Dict[str, ProxyResult]:
-    """Per-proxy results for a model and a batch (see :func:`run_engine`)."""
-    return run_engine(model, batch, proxies, options).results
-
-
 def build_scoring_model(arch: Any, dataset: str, seed: int = 0, device: str = "cpu") -> nn.Module:
     """The freshly initialised subnet the proxies score: seeded, on ``device``, eval mode;
     the global RNG state is left as it was."""

@@ -9,7 +9,7 @@ the ``.grad`` fields are touched.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Mapping, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import torch
 from torch import nn
@@ -73,11 +73,3 @@ def restore_mode(model: nn.Module) -> Callable[[], None]:
     was = model.training
     model.eval()
     return lambda: model.train(was)
-
-
-def needs_of(needs: FrozenSet[str], *names: str) -> bool:
-    return any(n in needs for n in names)
-
-
-def config_dict(config: Tuple[Tuple[str, Any], ...]) -> Mapping[str, Any]:
-    return dict(config)

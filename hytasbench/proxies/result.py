@@ -46,10 +46,6 @@ class ProxyResult:
     def mlp(self) -> Optional[float]:
         return self.variants.get("mlp")
 
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
     def columns(self) -> Dict[str, Any]:
         """Table columns: ``proxy_<name>`` and its variants, ``__layers``, ``__seconds``,
         ``__error``; the size baselines go to ``cost_<name>``."""

@@ -12,9 +12,6 @@ from typing import List, Optional, Sequence, Tuple
 
 from torch import nn
 
-KINDS = ("embed", "attn", "mlp", "head")
-
-
 @dataclass
 class Target:
     """A model prepared for scoring. ``layers`` are (name, Linear, kind) in forward order."""
