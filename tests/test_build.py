@@ -117,6 +117,7 @@ def _gone(pgid: int, within: float) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_kill_9_and_resume_gives_the_uninterrupted_table(tiny_build, tmp_path):
     ref_tmp, _, ref_out = tiny_build
     work, out = tmp_path / "work", tmp_path / "tables"
@@ -201,6 +202,7 @@ def test_bad_options_are_typed_errors(tmp_path):
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 def test_ray_backend_on_a_local_instance(tiny_build, tmp_path):
     pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'hytasbench[ray]')")
     _, _, ref_out = tiny_build

@@ -1,0 +1,69 @@
+"""The tables we ship (tables/): what the manifest says is what the Parquet holds, and a real
+non-editable install carries them to <prefix>/share/hytasbench/tables, usable offline."""
+from __future__ import annotations
+
+import json
+import os
+import site
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+TABLES = REPO / "tables"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    if not (TABLES / "manifest.json").is_file():
+        pytest.skip("no shipped tables in this checkout (tables/manifest.json)")
+    from hytasbench import Benchmark
+
+    return Benchmark(source=TABLES)
+
+
+def test_manifest_tells_the_truth(shipped):
+    m = shipped.manifest()
+    assert m["source"] == "hytasbench" and m["build"]["command"].startswith("python -m builders.build")
+    for ds in shipped.datasets():
+        frame = shipped.frame(ds, runs="all")
+        cov = m["build"]["coverage"][ds]
+        assert not frame.duplicated(["arch", "run"]).any()
+        assert frame["cost_params"].notna().sum() == cov["units"]["cost"]["done"]
+        if "proxies" in cov["units"]:
+            assert frame["proxy_snip__seconds"].notna().sum() == cov["units"]["proxies"]["done"]
+            unscored = frame[frame["proxy_snip__seconds"].isna()]
+            assert unscored["absent_reason"].str.contains("proxies").all()
+        trained = frame["metric_oa"].notna().sum() if "metric_oa" in frame else 0
+        assert trained == cov["units"].get("train", {}).get("done", 0)
+        assert set(frame["protocol"]) == {cov["protocol"]}
+    assert any("Indian Pines only" in n for n in m["notes"])  # the honest scope statement
+
+
+@pytest.mark.slow
+def test_non_editable_install_ships_the_tables(tmp_path):
+    if not (TABLES / "manifest.json").is_file():
+        pytest.skip("no shipped tables in this checkout")
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                    "-w", str(wheels), str(REPO)], check=True, capture_output=True, cwd=tmp_path)
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    py = env_dir / "bin" / "python"
+    target = Path(subprocess.run([str(py), "-c", "import site; print(site.getsitepackages()[0])"],
+                                 capture_output=True, text=True, check=True).stdout.strip())
+    (target / "deps.pth").write_text(site.getsitepackages()[0] + "\n")  # numpy, pandas, pyarrow: no network
+    subprocess.run([str(py), "-m", "pip", "install", "--no-index", "--no-deps", *map(str, wheels.glob("*.whl"))],
+                   check=True, capture_output=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HYTASBENCH_TABLES")}
+    env["HYTASBENCH_CACHE"] = str(tmp_path / "empty-cache")
+    out = subprocess.run([str(env_dir / "bin" / "hytasbench"), "info", "--json"], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, check=True).stdout
+    info = json.loads(out)
+    assert info["default_source"] == "hytasbench"
+    assert info["sources"]["hytasbench"]["datasets"]["indian_pines"]["architectures"] == 2000
+    assert (env_dir / "share" / "hytasbench" / "tables" / "manifest.json").is_file()
