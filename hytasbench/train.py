@@ -230,6 +230,9 @@ def train_and_evaluate(arch: Union[ArchLike, SubNet], data: HSIData,
 def _run(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -> TrainResult:
     if cfg.epoch_sampler not in ("epoch", "hytas"):
         raise ValueError(f"epoch_sampler must be 'epoch' or 'hytas', got {cfg.epoch_sampler!r}")
+    for name in ("epochs", "batch_size", "eval_every", "eval_batch_size"):
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"{name} must be at least 1, got {getattr(cfg, name)}")
     device = resolve_device(cfg.device)
     amp = cfg.amp and device.type == "cuda"
     torch.manual_seed(cfg.seed)

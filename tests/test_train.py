@@ -150,3 +150,5 @@ def test_hytas_epoch_order():
     assert r.protocol == f"{PROTOCOL}+custom(epochs=1,batch_size=16,test_subset=10,epoch_sampler=hytas)"
     with pytest.raises(ValueError, match="epoch_sampler"):
         train_and_evaluate(TINY, _toy(), TrainConfig(epochs=1, epoch_sampler="nope"))
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
+        train_and_evaluate(TINY, _toy(), TrainConfig(epochs=0))
