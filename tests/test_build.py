@@ -214,3 +214,24 @@ def test_ray_backend_on_a_local_instance(tiny_build, tmp_path):
     ref = Benchmark(source=ref_out).frame("indian_pines")
     pd.testing.assert_frame_equal(deterministic(got), deterministic(ref))  # same units, same numbers
     assert len(ran_counts(work)) == 4  # two cost and two train units, each run once
+
+
+def test_ingested_training_result_equals_the_builders_own(tiny_build, tmp_path):
+    """A result of python -m hytasbench.train becomes the same unit, with the same numbers."""
+    _, _, ref_out = tiny_build
+    result = tmp_path / "r.json"
+    subprocess.run([PY, "-m", "hytasbench.train", "--arch", "121", "--dataset", "indian_pines", "--root",
+                    str(DATASETS_DIR), "--epochs", "1", "--test-subset", "64", "--threads", "1", "--out", str(result)],
+                   cwd=REPO, env=_env(tmp_path), check=True, capture_output=True, timeout=600)
+    work, out = tmp_path / "work", tmp_path / "tables"
+    args = ["--device", "cpu", "--datasets", "indian_pines", "--archs", "121", "--kind", "cost", "--epochs", "1",
+            "--test-subset", "64", "--merge-only", "--ingest", str(result), str(tmp_path / "not-a-result.json")]
+    (tmp_path / "not-a-result.json").write_text("{}")
+    res = build(tmp_path, work, out, *args)
+    assert "skipped" in res.stderr and "not a training result" in res.stderr
+    got = Benchmark(source=out).query(121, "indian_pines")
+    ref = Benchmark(source=ref_out).query(121, "indian_pines")
+    assert got["protocol"] == ref["protocol"]
+    for field in ("oa", "aa", "kappa", "oa_best", "params", "flops"):
+        assert got[field] == ref[field], field
+    assert any("ingested" in n for n in Benchmark(source=out).manifest()["notes"])
