@@ -19,7 +19,8 @@ MLP_RATIOS: Tuple[int, ...] = (1, 2, 3, 4, 5, 6)
 HYTAS_2000_SIZE = 2000
 HYTAS_2000_SEED = 0
 
-_STR_RE = re.compile(r"^e(\d+)-h(\d+)-r(\d+)$")
+_STR_RE = re.compile(r"^e([0-9]+)-h([0-9]+)-r([0-9]+)$")
+_INT_RE = re.compile(r"-?[0-9]+")  # ASCII digits only: str.isdigit() accepts '²', which int() rejects
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def _as_int(field: str, value: Any) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
         return int(value.strip())
     try:  # numpy integers
         import numpy as np
@@ -137,7 +138,7 @@ def _from_mapping(d: Mapping[str, Any]) -> Arch:
         if name not in got:
             raise InvalidArchitectureError("missing", name, sorted(_KEYS))
     embed = got["embed_dim"]
-    if isinstance(embed, (list, tuple, str)) and not (isinstance(embed, str) and embed.strip().isdigit()):
+    if isinstance(embed, (list, tuple, str)) and not (isinstance(embed, str) and _INT_RE.fullmatch(embed.strip())):
         widths = set(_as_int_list("embed_dim", embed))  # upstream CSVs repeat it per layer
         if len(widths) != 1:
             raise InvalidArchitectureError(f"per-layer widths {sorted(widths)} differ; the space has one width",
@@ -159,7 +160,7 @@ def parse(value: ArchLike) -> Arch:
         raise InvalidArchitectureError(f"{value!r} is neither an id, a string, a dict nor an Arch", "arch")
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        if _INT_RE.fullmatch(text):
             return from_id(int(text))
         m = _STR_RE.match(text)
         if not m:

@@ -128,3 +128,12 @@ def test_configspace_export_round_trips():
         arch = space.from_configuration(dict(config))
         assert arch.depth == config["depth"]
     assert "num_heads_9" in list(cs.keys())
+
+
+@pytest.mark.parametrize("text", ["²", "١٢", "e３２-h3333-r1111", "-5", " 7 "])
+def test_non_ascii_digits_and_signs(text):
+    if text.strip() == "7":
+        assert space.parse(text) == space.from_id(7)
+        return
+    with pytest.raises(InvalidArchitectureError):
+        space.parse(text)
