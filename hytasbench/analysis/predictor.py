@@ -21,7 +21,7 @@ Speed: the ~700 fits of a five-dataset study are independent, so they run in ``n
 processes, each forest single-threaded (a forest's own thread pool costs more than it saves at
 these sizes). One-hot columns that are empty or identical on the training rows are dropped
 before fitting: a tree can only tell rows apart by a column's pattern of ones, so copies offer
-the very same splits, and without them the forest fits 2-3x faster. Even so a full study costs
+the very same splits, and without them a one-hot forest fits about 1.7x faster. A full study still costs
 minutes of CPU (700 default forests), so :func:`rf_study` can keep each dataset's result rows in a
 cache folder under a key made of the exact inputs (encoded data, settings, scikit-learn version);
 a rerun on the same table then reads them back instead of refitting.
