@@ -36,14 +36,15 @@ def done_ids(path: Path) -> set:
     return out
 
 
-def record(arch_id: int, dataset: str, data_root: str, seed: int) -> Dict[str, Any]:
-    from hytasbench.proxies import available, proxy_batch, run_engine
+def record(arch_id: int, dataset: str, data_root: str, seed: int, proxies: List[str], compat: bool) -> Dict[str, Any]:
+    from hytasbench.proxies import proxy_batch, run_engine
     from hytasbench.proxies.engine import build_scoring_model
 
     batch = proxy_batch(dataset, seed, data_root)
     model = build_scoring_model(arch_id, batch.dataset, seed)
-    labels = available() + [f"{p}:compat" for p in COMPAT]
-    options = {f"{p}:compat": {"hytas_compat": True} for p in COMPAT}
+    with_compat = [p for p in COMPAT if p in proxies] if compat else []
+    labels = proxies + [f"{p}:compat" for p in with_compat]
+    options = {f"{p}:compat": {"hytas_compat": True} for p in with_compat}
     start = time.perf_counter()
     report = run_engine(model, batch, labels, options)
     results = {label: {"score": r.score, "variants": r.variants, "layers": r.layers, "error": r.error,
@@ -60,8 +61,12 @@ def main() -> None:
     ap.add_argument("--data-root", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--proxies", nargs="+", help="default: all")
+    ap.add_argument("--no-compat", action="store_true", help="clean kernels only")
     args = ap.parse_args()
     import torch
+
+    from hytasbench.proxies import available
 
     torch.set_num_threads(args.threads)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +74,8 @@ def main() -> None:
     for arch_id in spread_ids(args.count):
         if arch_id in skip:
             continue
-        rec = record(arch_id, args.dataset, args.data_root, args.seed)
+        rec = record(arch_id, args.dataset, args.data_root, args.seed, args.proxies or available(),
+                     not args.no_compat)
         with args.out.open("a") as f:
             f.write(json.dumps(rec) + "\n")
         print(f"{arch_id} {rec['arch']} {rec['seconds']:.1f}s", flush=True)
