@@ -44,8 +44,8 @@ def scale_gap(frames: Dict[str, pd.DataFrame], proxies: Sequence[str] = PART_PRO
               target: str = TARGET) -> pd.DataFrame:
     """One row per (dataset, proxy, kind) with both parts present.
 
-    Columns: n (architectures with both parts), n_oa (of those, with OA); median_attn and median_mlp; log10_ratio = log10(median_mlp / median_attn)
-    (positive: MLP layers dominate); rho_attn, rho_mlp (each part alone with OA); rho_whole (the
+    Columns: n (architectures with both parts), n_oa (of those, with OA); median_attn and
+    median_mlp; log10_ratio = log10(median_mlp / median_attn) (positive: MLP layers dominate); rho_attn, rho_mlp (each part alone with OA); rho_whole (the
     stored whole-network score, where present); rho_sum (attention + MLP, raw); rho_logsum
     (log attention + log MLP, the paper's fix). Correlations are oriented.
     """
