@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..space import DEPTHS
+from ..encoding import MAX_DEPTH, padded_layers
 from ..tables import atomic_write_bytes
 from .correlation import spearman
 from .data import TARGET, layer_lists, present
@@ -48,7 +48,6 @@ SEEDS: Tuple[int, ...] = (0, 1, 2, 3, 4)
 ENCODINGS: Tuple[str, ...] = ("onehot", "numeric")
 FEATURE_SETS: Tuple[str, ...] = ("arch", "arch+proxies")
 PROXY_FEATURES: Tuple[str, ...] = ("snip", "grad_norm", "synflow", "dss", "zico", "fisher")
-MAX_DEPTH = max(DEPTHS)
 STUDY_VERSION = 1  # bump when a change here changes results, so cached ones are not reused
 
 
@@ -69,11 +68,7 @@ def proxy_feature_columns(frame: pd.DataFrame, proxies: Sequence[str] = PROXY_FE
 
 def numeric_features(frame: pd.DataFrame) -> Tuple[np.ndarray, List[str]]:
     """depth, embed_dim, heads_1..heads_10, ratio_1..ratio_10 (0 past the last layer)."""
-    heads, ratios = layer_lists(frame, "num_heads"), layer_lists(frame, "mlp_ratio")
-    pad = np.zeros((len(frame), 2 * MAX_DEPTH))
-    for i, (h, r) in enumerate(zip(heads, ratios)):
-        pad[i, :len(h)] = h
-        pad[i, MAX_DEPTH:MAX_DEPTH + len(r)] = r
+    pad = padded_layers(layer_lists(frame, "num_heads"), layer_lists(frame, "mlp_ratio"))
     base = frame[["depth", "embed_dim"]].to_numpy(dtype=float)
     names = ["depth", "embed_dim"] + [f"heads_{i + 1}" for i in range(MAX_DEPTH)] + \
         [f"ratio_{i + 1}" for i in range(MAX_DEPTH)]

@@ -1,9 +1,8 @@
-"""A small architecture encoder for the surrogate-guided search.
+"""Architecture features for the surrogate-guided search and tabulated neighbourhoods.
 
-Why here and not in ``hytasbench.analysis.predictor``: that module (the analysis issue) was being
-written at the same time; this one keeps ``nas`` unblocked. TODO(dedupe): once both exist, keep a
-single encoder. Everything here is known before training (architecture, parameter count, FLOPs), so
-a searcher gets it for free.
+Summary statistics on top of the padded per-layer encoding the analysis predictor also uses
+(``hytasbench.encoding``). Everything here is known before training (architecture, parameter
+count, FLOPs), so a searcher gets it for free.
 """
 from __future__ import annotations
 
@@ -11,9 +10,8 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..space import DEPTHS, Arch
-
-_MAX_DEPTH = max(DEPTHS)
+from ..encoding import MAX_DEPTH as _MAX_DEPTH, padded_layers
+from ..space import Arch
 SUMMARY_NAMES: Tuple[str, ...] = ("depth", "embed_dim", "heads_mean", "heads_min", "heads_max",
                                   "ratio_mean", "ratio_min", "ratio_max", "ratio_sum", "head_dim_mean")
 LAYER_NAMES: Tuple[str, ...] = tuple(f"heads_{i}" for i in range(_MAX_DEPTH)) + tuple(
@@ -34,10 +32,7 @@ def encode(archs: Sequence[Arch], params: Optional[np.ndarray] = None,
     log10 of parameters and FLOPs when given (their scale spans two decades).
     """
     n = len(archs)
-    layers = np.zeros((n, 2 * _MAX_DEPTH))
-    for i, a in enumerate(archs):
-        layers[i, :a.depth] = a.num_heads
-        layers[i, _MAX_DEPTH:_MAX_DEPTH + a.depth] = a.mlp_ratio
+    layers = padded_layers([a.num_heads for a in archs], [a.mlp_ratio for a in archs])
     blocks = [np.array([_summary(a) for a in archs], dtype=float).reshape(n, len(SUMMARY_NAMES)), layers]
     names = SUMMARY_NAMES + LAYER_NAMES
     for name, values in (("log_params", params), ("log_flops", flops)):
