@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -41,7 +40,7 @@ from hytasbench.datasets.samples import PatchSampler  # noqa: E402
 from hytasbench.datasets.synthetic import synthetic_dataset  # noqa: E402
 from hytasbench.model import build_model, count_flops, spectralformer_reference  # noqa: E402
 from hytasbench.space import hytas2000  # noqa: E402
-from hytasbench.train import evaluate, param_groups, train_one_epoch  # noqa: E402
+from hytasbench.train import cpu_model, evaluate, param_groups, train_one_epoch  # noqa: E402
 
 SHARED = Path(os.environ.get("HYTASBENCH_SHARED", REPO.parent / "shared"))
 
@@ -223,9 +222,9 @@ def main(argv: List[str] = None) -> int:
     peak_dtype = torch.float16 if amp else torch.float32
     peak = matmul_peak(device, peak_dtype, 8192 if amp else 2048)
     report = {"command": " ".join([Path(sys.executable).name] + sys.argv), "device": str(device),
-              "machine": f"{platform.processor() or platform.machine()} ({os.cpu_count()} cpus), "
-                         f"{torch.get_num_threads()} torch threads" if device.type == "cpu"
-              else torch.cuda.get_device_name(device),
+              "machine": f"{cpu_model()} ({os.cpu_count()} cpus), {torch.get_num_threads()} torch threads"
+              if device.type == "cpu" else torch.cuda.get_device_name(device),
+              "load_average_at_start": os.getloadavg()[0],
               "torch": torch.__version__, "matmul_peak_flops": peak, "peak_dtype": str(peak_dtype), "rows": []}
     print(f"matmul peak ({peak_dtype}): {peak / 1e9:.1f} GFLOP/s")
     models = {"smallest (id 397)": lambda: build_model(397, 200, 16, 3),
@@ -257,6 +256,7 @@ def main(argv: List[str] = None) -> int:
               f"{m['peak_rss_bytes'] / 2**20:.0f} MiB during evaluation (before: {m['rss_after_loading_bytes'] / 2**20:.0f} MiB; "
               f"cube {m['cube_bytes'] / 2**20:.0f} MiB); materialised samples would be "
               f"{m['materialised_test_bytes'] / 2**30:.1f} GiB")
+    report["load_average_at_end"] = os.getloadavg()[0]
     if a.out:
         Path(a.out).write_text(json.dumps(report, indent=1))
     return 0
