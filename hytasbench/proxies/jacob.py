@@ -15,7 +15,7 @@ K = 1e-5
 
 
 def jacob_cov(state: CEState, target: Target, opts) -> Reduction:
-    jac = state.jacobian.numpy()
+    jac = state.jacobian.cpu().numpy()
     if jac.shape[0] < 2:
         raise ValueError("jacob_cov needs at least two samples")
     lam = np.linalg.eigvalsh(np.corrcoef(jac))

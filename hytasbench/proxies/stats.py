@@ -69,7 +69,7 @@ class SampleCosine:
 def code_kernel(codes: torch.Tensor) -> np.ndarray:
     """NASWOT kernel of binary codes (samples, units): c.c^T + (1-c).(1-c)^T (Hamming agreement)."""
     c = codes.to(torch.float64)
-    return (c @ c.T + (1 - c) @ (1 - c).T).numpy()
+    return (c @ c.T + (1 - c) @ (1 - c).T).cpu().numpy()
 
 
 def logabsdet(k: np.ndarray) -> float:
