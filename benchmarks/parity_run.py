@@ -57,6 +57,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--count", type=int, default=300, help="architectures, spread evenly over the ids")
+    ap.add_argument("--stride", type=int, default=1, help="score every stride-th of those (a subset of the same ids)")
     ap.add_argument("--dataset", default="indian_pines")
     ap.add_argument("--data-root", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
     ap.add_argument("--seed", type=int, default=0)
@@ -71,7 +72,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     skip = done_ids(args.out)
-    for arch_id in spread_ids(args.count):
+    for arch_id in spread_ids(args.count)[::args.stride]:
         if arch_id in skip:
             continue
         rec = record(arch_id, args.dataset, args.data_root, args.seed, args.proxies or available(),
