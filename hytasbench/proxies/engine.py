@@ -206,6 +206,9 @@ def score_architecture(arch: Any, dataset: str, proxies: Optional[Sequence[str]]
     """
     from .batch import proxy_batch
 
+    if proxies is not None and not isinstance(proxies, str) and any(":" in str(p) for p in proxies):
+        raise ValueError("score_architecture returns one set of table columns per proxy; "
+                         "use run_engine for 'name:tag' entries")
     batch = proxy_batch(dataset, seed, None if data_root is None else str(data_root), synthetic, str(device))
     model = build_scoring_model(arch, batch.dataset, seed, device)
     names = [p.name for p in registry.resolve(proxies)]
