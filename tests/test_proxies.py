@@ -208,3 +208,13 @@ def test_dss_attention_part_is_far_above_the_mlp_part():
 def test_query_path_does_not_import_torch():
     code = "import sys, hytasbench, hytasbench.live, hytasbench.benchmark; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_labels_run_a_kernel_twice_with_other_options_but_not_as_table_columns():
+    from hytasbench.proxies import score_architecture
+
+    res = run_engine(model_for(SMALLEST), random_batch(), ["fisher", "fisher:compat"],
+                     {"fisher:compat": {"hytas_compat": True}}).results
+    assert res["fisher"].score != res["fisher:compat"].score and res["fisher:compat"].name == "fisher"
+    with pytest.raises(ValueError, match="run_engine"):
+        score_architecture(SMALLEST, "indian_pines", ["fisher:compat"])
