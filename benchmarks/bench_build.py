@@ -1,18 +1,20 @@
 """Throughput of the builder's units on this machine, and the projected cost of the full build.
 
-Runs real proxy units (every proxy and variant) through ``builders.units.UnitRunner`` in this
-process (one worker, ``--threads`` torch threads) and the training of a train unit, on the real Indian Pines
-where its cube is present and on synthetic cubes of the real shapes otherwise (the compute is the
-same: only the pixel values differ). Training at 300 epochs is far too long to time on a CPU, so a
-training unit is timed for ``--epochs`` epochs and the full protocol is projected as
-300 x (seconds per epoch) + 15 x (seconds per full test-set evaluation).
+Proxy units (every proxy and variant) run through ``builders.units.UnitRunner`` in this process
+(one worker, ``--threads`` torch threads), on the real cube where present and otherwise on a
+synthetic cube of the real shape (same compute); ``--from-work`` adds the finished proxy units of
+a real build. Training at 300 epochs is far too long to time on a CPU, so a training unit is run
+for ``--epochs`` epochs with the evaluation on ``--eval-pixels`` test pixels, and the full
+protocol is projected as 300 x (seconds per epoch) + 15 x (seconds per whole-test-set evaluation).
 
-Unit times grow with the work they do, so the measured seconds are fitted as a + b * work, with work
-= classes x FLOPs for a proxy unit (one pixel per class), training pixels x FLOPs for an epoch and
-test pixels x FLOPs for an evaluation, and summed over all 2000 architectures of every dataset (exact
-FLOPs and split sizes are cheap). Datasets that were not measured are thereby extrapolated per FLOP.
+On a CPU, times are CPU seconds of the worker process (with one torch thread, what an unloaded
+core would take as wall time), so the figures hold on a busy machine too; with ``--device cuda``
+they are wall seconds on the GPU. Unit times grow with the work they do, so the seconds are fitted as a + b * work, with work =
+classes x FLOPs for a proxy unit (one pixel per class), training pixels x FLOPs for an epoch and
+test pixels x FLOPs for an evaluation, and summed over all 2000 architectures of every dataset
+(exact FLOPs and split sizes are cheap); the four datasets not measured are extrapolated that way.
 
-    python benchmarks/bench_build.py [--archs 6] [--train-archs 2] [--datasets indian_pines] [--json out.json]
+    python benchmarks/bench_build.py [--archs 4] [--train-archs 2] [--from-work DIR] [--json out.json]
 """
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ import os
 import platform
 import random
 import sys
+import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
@@ -50,16 +53,35 @@ def split_sizes(ds: str, root) -> Dict[str, int]:
     return {"train": int((train > 0).sum()), "test": int((test > 0).sum())}
 
 
+def quantile_picks(flops: List[int], n: int, lo: float, hi: float) -> List[int]:
+    """Indices of n architectures at evenly spaced FLOPs quantiles in [lo, hi] (covers the range cheaply)."""
+    order = np.argsort(flops)
+    return [int(order[int(q * (len(order) - 1))]) for q in np.linspace(lo, hi, n)] if n else []
+
+
+def from_work(work: Path, dataset: str) -> List[Tuple[float, float]]:
+    """(FLOPs, CPU seconds) of the finished proxy units of a build's work directory (units without
+    recorded CPU seconds are left out: their wall time depends on the machine's load)."""
+    out = []
+    for path in (work / "done").glob(f"{dataset}__proxies__*.json"):
+        r = json.loads(path.read_text())
+        if r["columns"].get("cost_flops") and "cpu_seconds" in r:
+            out.append((float(r["columns"]["cost_flops"]), float(r["cpu_seconds"])))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--archs", type=int, default=6, help="architectures sampled for proxy units")
-    ap.add_argument("--train-archs", type=int, default=2, help="architectures sampled for training units")
+    ap.add_argument("--archs", type=int, default=4, help="proxy units to run, at FLOPs quantiles 5..95%%")
+    ap.add_argument("--train-archs", type=int, default=2, help="training units to time, at FLOPs quantiles 5..50%%")
     ap.add_argument("--epochs", type=int, default=1, help="epochs timed per training unit")
-    ap.add_argument("--datasets", default="indian_pines", help="datasets to measure (comma-separated, or all); "
-                    "the others of the five are extrapolated per FLOP")
+    ap.add_argument("--eval-pixels", type=int, default=1024, help="test pixels evaluated (scaled to the whole set)")
+    ap.add_argument("--dataset", default="indian_pines", help="dataset to measure on; the other four are "
+                    "extrapolated per FLOP and per pixel")
+    ap.add_argument("--from-work", type=Path, help="also use the finished proxy units of this build work dir")
     ap.add_argument("--data-root", default=os.environ.get("HYTASBENCH_DATA"))
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu (CPU seconds are timed) or cuda (wall seconds)")
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args()
 
@@ -68,70 +90,74 @@ def main() -> None:
     from builders.units import RunnerConfig, Unit, UnitRunner
     from hytasbench.datasets import DATASETS, canonical_name, get_spec
     from hytasbench.errors import DatasetFilesError
-    from hytasbench.model import build_model_for, count_flops
+    from hytasbench.model import count_flops
     from hytasbench.space import hytas2000
     from hytasbench.train import TrainConfig, train_and_evaluate
 
-    measured = list(DATASETS) if args.datasets == "all" else [canonical_name(d) for d in args.datasets.split(",")]
+    ds = canonical_name(args.dataset)
     archs = [str(a) for a in hytas2000()]
-    rng = random.Random(args.seed)
-    sample = rng.sample(range(len(archs)), args.archs)
     load0 = os.getloadavg()
-    runner = UnitRunner(RunnerConfig(args.data_root, threads=args.threads), "cpu")
+    gpu = args.device != "cpu"
+    runner = UnitRunner(RunnerConfig(args.data_root, threads=args.threads), args.device)
+    specs = {d: get_spec(d) for d in DATASETS}  # analytic FLOPs: no model is built
+    flops = {d: [count_flops(a, s.bands, s.num_classes, s.band_patch) for a in archs] for d, s in specs.items()}
+    sizes = {d: split_sizes(d, args.data_root) for d in DATASETS}
+    try:
+        runner.data(ds, False)
+        synthetic = False
+    except DatasetFilesError:
+        synthetic = True
     report: Dict[str, Any] = {
         "command": "python benchmarks/bench_build.py " + " ".join(sys.argv[1:]),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-                   f"torch {torch.__version__}, {args.threads} thread(s) per worker",
-        "load_average_before": load0, "samples": {}, "datasets": {}}
-    flops = {ds: [count_flops(build_model_for(a, ds)) for a in archs] for ds in DATASETS}
-    sizes = {ds: split_sizes(ds, args.data_root) for ds in DATASETS}
-    # per-unit work measures: proxies ~ classes x FLOPs, an epoch ~ train pixels x FLOPs, an evaluation ~ test pixels x FLOPs
-    px_x, px_y, ep_x, ep_y, ev_x, ev_y = [], [], [], [], [], []
-    for ds in measured:
-        try:
-            runner.data(ds, False)
-            synthetic = False
-        except DatasetFilesError:
-            synthetic = True
-        rows = []
-        for i in sample:
-            sec = runner.run(Unit("proxies", ds, archs[i], 0, "", synthetic))["seconds"]
-            px_x.append(get_spec(ds).num_classes * flops[ds][i])
-            px_y.append(sec)
-            rows.append({"arch": archs[i], "kind": "proxies", "seconds": sec})
-        for i in sample[:args.train_archs]:  # what a train unit runs, for fewer epochs
-            r = train_and_evaluate(archs[i], runner.data(ds, synthetic),
-                                   TrainConfig(epochs=args.epochs, device="cpu", threads=args.threads))
-            epoch = (r.train_seconds - r.eval_seconds) / args.epochs
-            ep_x.append(sizes[ds]["train"] * flops[ds][i])
-            ep_y.append(epoch)
-            ev_x.append(sizes[ds]["test"] * flops[ds][i])
-            ev_y.append(r.eval_seconds)  # one evaluation on the whole test set (the last epoch's)
-            rows.append({"arch": archs[i], "kind": "train", "epoch_seconds": epoch, "eval_seconds": r.eval_seconds})
-        report["samples"][ds] = {"cube": "synthetic (real shape)" if synthetic else "real", "units": rows}
-        print(f"measured {ds}: {rows}", flush=True)
-    proxy_fit, epoch_fit, eval_fit = fit(px_x, px_y), fit(ep_x, ep_y), fit(ev_x, ev_y)
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+                   f"{args.threads} thread(s) per worker, device {runner.device_name()}", "load_average_before": load0,
+        "dataset": ds, "cube": "synthetic (real shape)" if synthetic else "real", "units": []}
+    classes = get_spec(ds).num_classes
+    px: List[Tuple[float, float]] = [(classes * f, sec) for f, sec in from_work(args.from_work, ds)] \
+        if args.from_work else []
+    report["proxy_units_from_work"] = len(px)
+    for i in quantile_picks(flops[ds], args.archs, 0.05, 0.95):
+        sec = runner.run(Unit("proxies", ds, archs[i], 0, "", synthetic))["seconds" if gpu else "cpu_seconds"]
+        px.append((classes * flops[ds][i], sec))
+        report["units"].append({"arch": archs[i], "kind": "proxies", "flops": flops[ds][i], "seconds": sec})
+        print(report["units"][-1], flush=True)
+    ep, ev = [], []
+    for i in quantile_picks(flops[ds], args.train_archs, 0.05, 0.5):  # what a train unit runs, shortened
+        cpu = time.process_time()
+        r = train_and_evaluate(archs[i], runner.data(ds, synthetic), TrainConfig(
+            epochs=args.epochs, device=args.device, threads=args.threads, test_subset=args.eval_pixels))
+        cpu = 1.0 if gpu else (time.process_time() - cpu) / r.train_seconds  # CPU s per wall s (load-independent)
+        epoch = cpu * (r.train_seconds - r.eval_seconds) / args.epochs
+        full_eval = cpu * r.eval_seconds * sizes[ds]["test"] / min(args.eval_pixels, sizes[ds]["test"])
+        ep.append((sizes[ds]["train"] * flops[ds][i], epoch))
+        ev.append((sizes[ds]["test"] * flops[ds][i], full_eval))
+        report["units"].append({"arch": archs[i], "kind": "train", "flops": flops[ds][i], "epoch_seconds": epoch,
+                                "full_eval_seconds": full_eval, "unit_hours_300_epochs":
+                                (300 * epoch + EVALS_PER_RUN * full_eval) / 3600})
+        print(report["units"][-1], flush=True)
+    proxy_fit, epoch_fit, eval_fit = (fit([a for a, _ in v], [b for _, b in v]) for v in (px, ep, ev))
     total_proxy = total_train = 0.0
-    for ds in DATASETS:
-        f = np.asarray(flops[ds], float)
-        proxy_s = float(np.sum(proxy_fit(get_spec(ds).num_classes * f)))
-        train_s = float(np.sum(300 * epoch_fit(sizes[ds]["train"] * f) + EVALS_PER_RUN * eval_fit(sizes[ds]["test"] * f)))
+    report["datasets"] = {}
+    for d in DATASETS:
+        f = np.asarray(flops[d], float)
+        proxy_s = float(np.sum(proxy_fit(get_spec(d).num_classes * f)))
+        train_s = float(np.sum(300 * epoch_fit(sizes[d]["train"] * f) + EVALS_PER_RUN * eval_fit(sizes[d]["test"] * f)))
         total_proxy += proxy_s
         total_train += train_s
-        report["datasets"][ds] = {
-            "how": "measured" if ds in measured else "extrapolated per FLOP from " + ", ".join(measured),
+        report["datasets"][d] = {
+            "how": "measured" if d == ds else f"extrapolated per FLOP and pixel from {ds}",
             "proxy_units_per_core_hour": 3600 * len(archs) / proxy_s, "proxy_2000_core_hours": proxy_s / 3600,
             "train_units_per_core_hour": 3600 * len(archs) / train_s, "train_2000_core_hours": train_s / 3600}
-        d = report["datasets"][ds]
-        print(f"{ds:13s} ({d['how']}): proxies {d['proxy_units_per_core_hour']:7.1f} units/h, 2000 in "
-              f"{d['proxy_2000_core_hours']:6.1f} core-h; training (300 epochs) {d['train_units_per_core_hour']:.3f} "
-              f"units/h, 2000 in {d['train_2000_core_hours']:8.0f} core-h", flush=True)
+        r_ = report["datasets"][d]
+        print(f"{d:13s} ({r_['how']}): proxies {r_['proxy_units_per_core_hour']:7.1f} units/h, 2000 in "
+              f"{r_['proxy_2000_core_hours']:6.1f} core-h; training (300 epochs) {r_['train_units_per_core_hour']:.3f} "
+              f"units/h, 2000 in {r_['train_2000_core_hours']:8.0f} core-h", flush=True)
     report["load_average_after"] = os.getloadavg()
-    report["projection"] = {
-        "proxies_core_hours": total_proxy / 3600, "training_core_hours": total_train / 3600,
-        "note": "one CPU core per worker; GPU throughput was not measured (no GPU was available)"}
-    print(f"projected for 2000 architectures x 5 datasets: proxies {total_proxy / 3600:.1f} CPU core-hours, "
-          f"training {total_train / 3600:.0f} CPU core-hours (load average {load0[0]:.1f} -> "
+    report["projection"] = {"proxies_core_hours": total_proxy / 3600, "training_core_hours": total_train / 3600,
+                            "note": f"one worker on {runner.device_name()}; hours are {'GPU' if gpu else 'CPU core'}-hours"}
+    unit = "GPU-hours" if gpu else "CPU core-hours"
+    print(f"projected for 2000 architectures x 5 datasets: proxies {total_proxy / 3600:.1f} {unit}, "
+          f"training {total_train / 3600:.0f} {unit} (load average {load0[0]:.1f} -> "
           f"{report['load_average_after'][0]:.1f} on {os.cpu_count()} cores)")
     if args.json:
         with open(args.json, "w") as fh:

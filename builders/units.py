@@ -142,13 +142,14 @@ class UnitRunner:
 
     def run(self, unit: Unit) -> Dict[str, Any]:
         """Do the unit's work and return its result document (columns plus provenance)."""
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         columns = getattr(self, f"_{unit.kind}")(unit)
         import torch
 
         return {
-            "key": unit.key, "unit": unit.to_dict(), "columns": columns,
-            "seconds": time.perf_counter() - start, "device": self.device_name(),
+            "key": unit.key, "unit": unit.to_dict(), "columns": columns, "seconds": time.perf_counter() - start,
+            "cpu_seconds": time.process_time() - cpu,  # = the wall time of an unloaded 1-thread CPU worker
+            "device": self.device_name(),
             "host": socket.gethostname(), "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "library_version": __version__, "torch_version": torch.__version__,
         }
