@@ -96,7 +96,9 @@ def devices(args: argparse.Namespace) -> List[Tuple[str, Optional[int]]]:
     """Worker slots of the local backend: ('cuda:0', gpu index) per GPU, or ('cpu', None) x workers."""
     if args.device == "cpu":
         return [("cpu", None)] * max(1, args.workers)
-    gpus = parse_ints(args.gpu, "GPU")
+    gpus = [int(g) for g in args.gpu.split(",") if g.strip().isdigit()]  # repeats allowed: 0,0 = two workers on GPU 0
+    if not gpus or len(gpus) != len([g for g in args.gpu.split(",") if g.strip()]):
+        raise BuildError(f"--gpu {args.gpu!r}: give GPU indices such as 0 or 0,1,2,3 (repeat one for two workers)")
     if args.ray is None:
         import torch
 

@@ -196,7 +196,7 @@ def test_shards_then_merge_only(tmp_path):
 
 def test_bad_options_are_typed_errors(tmp_path):
     for bad in (["--shard", "3/2"], ["--kind", "everything"], ["--datasets", "mars"], ["--archs", "0"],
-                ["--time-limit", "soon"]):
+                ["--time-limit", "soon"], ["--device", "cuda", "--gpu", "99"], ["--device", "cuda", "--gpu", "0,x"]):
         res = build(tmp_path, tmp_path / "w", tmp_path / "o", "--device", "cpu", *bad, timeout=120)
         assert res.returncode == 2 and res.stderr.startswith("error: "), (bad, res.stderr)
 
