@@ -211,8 +211,11 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
         got, skipped = ingest(args.ingest, wd)
         keep = [u for u in got if u.dataset in datasets and u.fidelity == tag and (u.dataset in synthetic) == u.synthetic]
         if keep:
-            notes.append(f"{len(keep)} training results made with python -m hytasbench.train ({protocol}) "
-                         "were ingested as finished train units")
+            sources = [wd.result(u.key) or {} for u in keep]
+            notes.append(f"{len(keep)} training results made with python -m hytasbench.train ({protocol}) were "
+                         "ingested as finished train units: " + "; ".join(
+                             f"{u.arch} from {Path(r['ingested_from']).name} (sha256 {r['ingested_sha256'][:16]})"
+                             if r.get("ingested_from") else u.arch for u, r in zip(keep, sources)))
         known = {u.key for u in units}
         units += [u for u in keep if u.key not in known]
         for why in skipped + [f"{u.key}: other dataset, cube or protocol than this build" for u in got if u not in keep]:
