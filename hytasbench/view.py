@@ -86,13 +86,11 @@ class TableView:
         for key in ([col] if col else []) + [name] + [p + name for p in _PREFIXES]:
             if key in self._absent:
                 return self._absent[key]
-        if col is not None and col.startswith(("metric_", "cost_")) and "absent_reason" in self._colset:
-            why = self.value("absent_reason", row)
-            if why:
-                return why
-        if col is not None:
-            flag = f"{col}__error"
-            if flag in self._colset and self.value(flag, row):
-                return f"computation failed: {self.value(flag, row)}"
-            return f"no value recorded for {col} in source {self.source!r}"
-        return f"source {self.source!r} has no column {name!r} for {self.dataset}"
+        if col is None:
+            return f"source {self.source!r} has no column {name!r} for {self.dataset}"
+        flag = f"{col}__error"
+        if flag in self._colset and self.value(flag, row):
+            return f"computation failed: {self.value(flag, row)}"
+        if "absent_reason" in self._colset and self.value("absent_reason", row):
+            return self.value("absent_reason", row)
+        return f"no value recorded for {col} in source {self.source!r}"

@@ -150,3 +150,18 @@ def test_query_path_imports_neither_torch_nor_pandas(reference_tables):
     out = subprocess.run([sys.executable, "-c", QUERY_SCRIPT, str(reference_tables)], capture_output=True,
                          text=True, check=True, cwd=REPO)
     assert json.loads(out.stdout) == {"torch": False, "pandas": False}
+
+
+def test_unfinished_proxies_say_why(tmp_path, monkeypatch):
+    from hytasbench.tables import write_table_set
+
+    monkeypatch.setenv("HYTASBENCH_CACHE", str(tmp_path / "cache"))
+    df = pd.DataFrame({"arch": ["a1", "a2"], "dataset": "ksc", "source": "t", "run": 0,
+                       "proxy_snip": [1.0, None], "proxy_grasp": [None, None],
+                       "proxy_grasp__error": ["OOM twice", None],
+                       "absent_reason": [None, "proxies not finished yet"]})
+    write_table_set(tmp_path / "t", {"ksc": df}, source="t", protocol="p", description="")
+    bench = Benchmark(source=tmp_path / "t")
+    assert bench.query("a2", "ksc").reason("snip") == "proxies not finished yet"
+    assert "computation failed: OOM twice" == bench.query("a1", "ksc").reason("grasp")
+    assert bench.query("a1", "ksc").reason("snip") is None
