@@ -36,11 +36,33 @@ def done_ids(path: Path) -> set:
     return out
 
 
-def record(arch_id: int, dataset: str, data_root: str, seed: int, proxies: List[str], compat: bool) -> Dict[str, Any]:
+def upstream_batch(dataset: str, data_root: str, arch_id: int, size: int = 16) -> Any:
+    """Upstream's batch, for the analysis only: ``size`` random pixels of the split its search
+    script loaded (``build_dataset(is_train=False)``: the test pixels), a new draw per
+    architecture (seeded by the id here), so most come from the big classes."""
+    import numpy as np
+    import torch
+
+    from hytasbench.datasets.load import load_dataset
+    from hytasbench.datasets.samples import sampler_for
+    from hytasbench.proxies.batch import ProxyBatch
+
+    data = load_dataset(dataset, data_root)
+    pick = np.random.default_rng(arch_id).choice(len(data.test_labels), size, replace=False)
+    x = sampler_for(data)(torch.as_tensor(data.test_rc[pick]))
+    return ProxyBatch(data.name, x, torch.as_tensor(data.test_labels[pick]),
+                      tuple(map(tuple, data.test_rc[pick].tolist())), arch_id)
+
+
+def record(arch_id: int, dataset: str, data_root: str, seed: int, proxies: List[str], compat: bool,
+           batch_kind: str = "protocol") -> Dict[str, Any]:
     from hytasbench.proxies import proxy_batch, run_engine
     from hytasbench.proxies.engine import build_scoring_model
 
-    batch = proxy_batch(dataset, seed, data_root)
+    if batch_kind == "upstream":
+        batch = upstream_batch(dataset, data_root, arch_id)
+    else:
+        batch = proxy_batch(dataset, seed, data_root)
     model = build_scoring_model(arch_id, batch.dataset, seed)
     with_compat = [p for p in COMPAT if p in proxies] if compat else []
     labels = proxies + [f"{p}:compat" for p in with_compat]
@@ -64,6 +86,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--proxies", nargs="+", help="default: all")
     ap.add_argument("--no-compat", action="store_true", help="clean kernels only")
+    ap.add_argument("--batch", choices=["protocol", "upstream"], default="protocol",
+                    help="our one-pixel-per-class batch, or upstream's 16 random test pixels (analysis)")
     args = ap.parse_args()
     import torch
 
@@ -76,7 +100,7 @@ def main() -> None:
         if arch_id in skip:
             continue
         rec = record(arch_id, args.dataset, args.data_root, args.seed, args.proxies or available(),
-                     not args.no_compat)
+                     not args.no_compat, args.batch)
         with args.out.open("a") as f:
             f.write(json.dumps(rec) + "\n")
         print(f"{arch_id} {rec['arch']} {rec['seconds']:.1f}s", flush=True)
