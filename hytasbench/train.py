@@ -274,7 +274,7 @@ def _run(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -> Trai
                 best, best_epoch = record["test_oa"], epoch + 1
         history.append(record)
         if bar is not None:
-            bar.set_postfix(loss=f"{record['loss']:.3f}", oa=f"{record.get('test_oa', best):.3f}")
+            bar.set_postfix(loss=f"{record['loss']:.3f}", best_oa=f"{best:.3f}" if best >= 0 else "-")
             bar.update(1)
     train_seconds = time.perf_counter() - start
     if bar is not None:
