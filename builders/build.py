@@ -140,7 +140,7 @@ def parser() -> argparse.ArgumentParser:
     what.add_argument("--ingest", nargs="+", metavar="PATH", help="training-result JSON files or folders "
                       "(python -m hytasbench.train --out) to add as finished train units")
     io = p.add_argument_group("files")
-    io.add_argument("--out", type=Path, help=f"table-set folder (default: <cache>/tables/<source>)")
+    io.add_argument("--out", type=Path, help="table-set folder (default: <cache>/tables/<source>)")
     io.add_argument("--source", default=DEFAULT_SOURCE, help=f"source name in the tables (default {DEFAULT_SOURCE})")
     io.add_argument("--work", type=Path, default=Path("work") / "build",
                     help="work directory shared by all builders of these tables (default ./work/build)")

@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any, Dict, Iterator, Mapping, Optional, Sequence
 
 from .errors import UnknownFieldError
-from .schema import COSTS, METRICS, PROVENANCE_COLUMNS, metric_column
+from .record import RecordAccess
+from .schema import KIND_PREFIXES, COSTS, METRICS, PROVENANCE_COLUMNS, metric_column
 from .space import ArchLike, parse
 
 NOT_TRAINED = "not trained: live recompute scores proxies only"
-_PREFIXES = ("metric_", "cost_", "proxy_")
 
 
 class LiveScores(Mapping[str, float]):
@@ -65,7 +65,7 @@ def score(arch: ArchLike, dataset: str, proxies: Optional[Sequence[str]] = None,
     return LiveScores(a, batch.dataset, seed, report.results, columns)
 
 
-class LiveRecord(Mapping[str, Any]):
+class LiveRecord(RecordAccess):
     """Record-like result of ``Benchmark.query(..., recompute=True)``: the same short names as
     table records (``rec.snip``, ``rec["dss__attn"]``, ``rec.params``); metrics are None, and
     ``rec.reason("oa")`` says why."""
@@ -76,7 +76,7 @@ class LiveRecord(Mapping[str, Any]):
     def _resolve(self, key: str) -> Optional[str]:
         if key in self._values:
             return key
-        for p in _PREFIXES:
+        for p in KIND_PREFIXES:
             if p + key in self._values:
                 return p + key
         return None
@@ -88,19 +88,8 @@ class LiveRecord(Mapping[str, Any]):
         value = self._values[col]
         return None if isinstance(value, float) and value != value else value
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except UnknownFieldError as exc:
-            raise AttributeError(str(exc)) from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
+    def _columns(self) -> Sequence[str]:
+        return list(self._values)
 
     def __repr__(self) -> str:
         return f"LiveRecord({self._arch}, {self._dataset}, source='live')"
@@ -109,30 +98,9 @@ class LiveRecord(Mapping[str, Any]):
     def arch(self):
         return self._arch
 
-    def _group(self, prefix: str) -> Dict[str, Any]:
-        return {c[len(prefix):]: self[c] for c in self._values if c.startswith(prefix)}
-
-    @property
-    def metrics(self) -> Dict[str, Any]:
-        return self._group("metric_")
-
-    @property
-    def costs(self) -> Dict[str, Any]:
-        return self._group("cost_")
-
-    @property
-    def proxies(self) -> Dict[str, Any]:
-        return {k: v for k, v in self._group("proxy_").items() if not k.endswith(("__layers", "__seconds", "__error"))}
-
     @property
     def provenance(self) -> Dict[str, Any]:
         return {c: self._values[c] for c in PROVENANCE_COLUMNS if c in self._values}
-
-    def available(self, name: str) -> bool:
-        try:
-            return self[name] is not None
-        except UnknownFieldError:
-            return False
 
     def reason(self, name: str) -> Optional[str]:
         col = self._resolve(name)
@@ -147,13 +115,6 @@ class LiveRecord(Mapping[str, Any]):
 
     def to_dict(self) -> Dict[str, Any]:
         return dict(self._values)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        try:
-            value = self[key]
-        except UnknownFieldError:
-            return default
-        return default if value is None else value
 
 
 def recompute_record(bench: Any, arch: ArchLike, dataset: str, **kwargs: Any) -> LiveRecord:

@@ -6,15 +6,13 @@ Short names resolve by kind: ``rec.oa`` is ``metric_oa``, ``rec.params`` is ``co
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional, Sequence
 
 from .errors import UnknownFieldError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .space import Arch
     from .view import TableView
-
-_PREFIXES = ("metric_", "cost_", "proxy_")
 
 
 def _clean(value: Any) -> Any:
@@ -24,7 +22,63 @@ def _clean(value: Any) -> Any:
     return value
 
 
-class Record(Mapping[str, Any]):
+class RecordAccess(Mapping[str, Any]):
+    """What table records and live records share: attribute access to short names, the grouped
+    views by column kind and the lenient ``get``. Subclasses give ``__getitem__`` (resolving short
+    names, None for an absent value) and ``_columns``."""
+
+    __slots__ = ()
+
+    def _columns(self) -> Sequence[str]:
+        raise NotImplementedError
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except UnknownFieldError as exc:
+            raise AttributeError(str(exc)) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns())
+
+    def __len__(self) -> int:
+        return len(self._columns())
+
+    def _group(self, prefix: str) -> Dict[str, Any]:
+        return {c[len(prefix):]: self[c] for c in self._columns() if c.startswith(prefix)}
+
+    @property
+    def metrics(self) -> Dict[str, Any]:
+        return self._group("metric_")
+
+    @property
+    def costs(self) -> Dict[str, Any]:
+        return self._group("cost_")
+
+    @property
+    def proxies(self) -> Dict[str, Any]:
+        """Every proxy score and variant, without the per-layer lists, timings and error flags."""
+        return {k: v for k, v in self._group("proxy_").items()
+                if not k.endswith(("__layers", "__seconds", "__error"))}
+
+    def available(self, name: str) -> bool:
+        """True when the value exists (not absent, not null)."""
+        try:
+            return self[name] is not None
+        except UnknownFieldError:
+            return False
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            value = self[key]
+        except UnknownFieldError:
+            return default
+        return default if value is None else value
+
+
+class Record(RecordAccess):
     """Read-only view of one (architecture, dataset, source, run) row."""
 
     __slots__ = ("_view", "_row")
@@ -42,19 +96,9 @@ class Record(Mapping[str, Any]):
             raise UnknownFieldError(key, self._view.columns, kind="field")
         return _clean(self._view.value(col, self._row))
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except UnknownFieldError as exc:
-            raise AttributeError(str(exc)) from None
+    def _columns(self) -> Sequence[str]:
+        return self._view.columns
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._view.columns)
-
-    def __len__(self) -> int:
-        return len(self._view.columns)
 
     def __repr__(self) -> str:
         oa = self.get("metric_oa")
@@ -68,21 +112,6 @@ class Record(Mapping[str, Any]):
 
         return parse(self._view.value("arch", self._row))
 
-    def _group(self, prefix: str) -> Dict[str, Any]:
-        return {c[len(prefix):]: self[c] for c in self._view.columns if c.startswith(prefix)}
-
-    @property
-    def metrics(self) -> Dict[str, Any]:
-        return self._group("metric_")
-
-    @property
-    def costs(self) -> Dict[str, Any]:
-        return self._group("cost_")
-
-    @property
-    def proxies(self) -> Dict[str, Any]:
-        """Every proxy score and variant, without the per-layer lists and timings."""
-        return {k: v for k, v in self._group("proxy_").items() if not k.endswith(("__layers", "__seconds"))}
 
     @property
     def provenance(self) -> Dict[str, Any]:
@@ -92,12 +121,6 @@ class Record(Mapping[str, Any]):
         out["protocol_description"] = self._view.manifest.get("description")
         return out
 
-    def available(self, name: str) -> bool:
-        """True when the value exists (not absent, not null)."""
-        try:
-            return self[name] is not None
-        except UnknownFieldError:
-            return False
 
     def reason(self, name: str) -> Optional[str]:
         """Why a value is absent, or None when it is present."""
@@ -108,10 +131,3 @@ class Record(Mapping[str, Any]):
 
     def to_dict(self) -> Dict[str, Any]:
         return {c: self[c] for c in self._view.columns}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        try:
-            value = self[key]
-        except UnknownFieldError:
-            return default
-        return default if value is None else value

@@ -17,6 +17,8 @@ ARCH_COLUMNS: Tuple[str, ...] = ("arch", "arch_id", "depth", "embed_dim", "num_h
 PROVENANCE_COLUMNS: Tuple[str, ...] = ("dataset", "source", "protocol", "run", "seed", "device",
                                       "library_version", "absent_reason")
 KEY_COLUMNS: Tuple[str, ...] = ("arch", "dataset", "source", "run")
+#: short names resolve against these in order: ``oa`` -> ``metric_oa``, ``snip`` -> ``proxy_snip``
+KIND_PREFIXES: Tuple[str, ...] = ("metric_", "cost_", "proxy_")
 
 METRICS: Dict[str, str] = {
     "oa": "overall accuracy on the whole test set after the last epoch (fraction)",

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from .schema import PROVENANCE_COLUMNS
+from .schema import KIND_PREFIXES, PROVENANCE_COLUMNS
 
-_PREFIXES = ("metric_", "cost_", "proxy_")
 
 
 class TableView:
@@ -59,7 +58,7 @@ class TableView:
         if name in self._colset:
             found = name
         else:
-            for p in _PREFIXES:
+            for p in KIND_PREFIXES:
                 if p + name in self._colset:
                     found = p + name
                     break
@@ -68,12 +67,12 @@ class TableView:
 
     def known_absent(self, name: str) -> bool:
         """True for names the schema knows although this table does not carry them."""
-        if name in self._absent or any(p + name in self._absent for p in _PREFIXES):
+        if name in self._absent or any(p + name in self._absent for p in KIND_PREFIXES):
             return True
         from .schema import COSTS, METRICS, ORIENTATION, SCORE_VARIANTS, EXTRA_VARIANTS
 
         base = name
-        for p in _PREFIXES:
+        for p in KIND_PREFIXES:
             if base.startswith(p):
                 base = base[len(p):]
                 break
@@ -83,7 +82,7 @@ class TableView:
         return base in METRICS or base in COSTS or proxy in ORIENTATION or name in PROVENANCE_COLUMNS
 
     def absent_reason(self, name: str, col: Optional[str], row: int) -> str:
-        for key in ([col] if col else []) + [name] + [p + name for p in _PREFIXES]:
+        for key in ([col] if col else []) + [name] + [p + name for p in KIND_PREFIXES]:
             if key in self._absent:
                 return self._absent[key]
         if col is None:

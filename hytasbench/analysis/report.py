@@ -20,7 +20,6 @@ import pandas as pd
 
 from .. import __version__
 from ..cache import cache_dir
-from ..errors import HytasError
 from . import ablation, correlation, factors, layers, predictor, scales
 from . import markdown as md
 from .data import TARGET, SourceData, dataset_title, load, present, score_columns
@@ -402,16 +401,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Stand-alone entry point (``python -m hytasbench.analysis.report``); same options as ``hytasbench report``."""
-    parser = argparse.ArgumentParser(prog="hytasbench report", description=__doc__.split("\n\n")[0])
-    _arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except HytasError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    """Stand-alone entry point (``python -m hytasbench.analysis.report``): ``hytasbench report``."""
+    from ..cli import main as cli_main
 
+    return cli_main(["report"] + list(sys.argv[1:] if argv is None else argv))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -174,16 +174,11 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Standalone entry point: ``python -m hytasbench.nas.cli --algo ... --dataset ... --budget ...``."""
-    parser = argparse.ArgumentParser(prog="hytasbench")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["search"] + list(sys.argv[1:] if argv is None else argv))
-    try:
-        return args.func(args)
-    except HytasError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    """Standalone entry point: ``python -m hytasbench.nas.cli --algo ... --dataset ... --budget ...``,
+    the same as ``hytasbench search ...``."""
+    from ..cli import main as cli_main
 
+    return cli_main(["search"] + list(sys.argv[1:] if argv is None else argv))
 
 if __name__ == "__main__":
     sys.exit(main())
