@@ -156,6 +156,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--stale-after", type=float, default=600.0, help="seconds without heartbeat after which "
                      "another host's claim is considered dead (default 600)")
     run.add_argument("--merge-only", action="store_true", help="only write the tables from finished units")
+    run.add_argument("--refresh-stale", action="store_true", help="first recompute, in this process, the proxy "
+                     "scores of finished units that an older revision of a kernel computed (a merge leaves them "
+                     "out until then)")
     run.add_argument("--no-merge", action="store_true", help="only run units (e.g. array tasks; merge later)")
     run.add_argument("--status", action="store_true", help="print how many units are done, failed or left")
     run.add_argument("--quiet", action="store_true", help="no progress output (the log file still gets it)")
@@ -187,6 +190,7 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
     from .ingest import ingest
     from .merge import merge
     from .progress import Monitor
+    from .revisions import refresh
     from .workdir import WorkDir
 
     datasets = parse_datasets(args.datasets)
@@ -254,6 +258,10 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
         plan = Plan(todo, str(wd.root), RunnerConfig(args.data_root, args.epochs, args.test_subset, args.threads,
                     args.proxies.split(",") if args.proxies else None), max_attempts, args.stale_after, owner=owner)
         deadline = time.time() + parse_duration(args.time_limit) if args.time_limit else None
+        if args.refresh_stale:
+            where = "cpu" if args.device == "cpu" else f"cuda:{devices(args)[0][1]}"
+            refresh(wd, [u for u in mine if u.key in done], data_root=args.data_root, device=where,
+                    threads=args.threads, deadline=deadline, log=monitor.log)
         outcome = backend.run(plan, monitor, deadline) if todo else None
         monitor.close()
     code = _exit_code(wd, mine, max_attempts, outcome)

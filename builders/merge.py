@@ -27,6 +27,7 @@ from hytasbench.errors import BuildError
 from hytasbench.schema import ARCH_COLUMNS, ORIENTATION, PROVENANCE_COLUMNS, cost_column
 from hytasbench.tables import write_table_set
 
+from .revisions import stale_proxies, without_stale
 from .units import Unit
 from .workdir import WorkDir
 
@@ -62,6 +63,7 @@ class _Dataset:
         self.results: Dict[Tuple[str, str, Optional[int]], Dict[str, Any]] = {}
         self.errors: Dict[Tuple[str, str, Optional[int]], str] = {}
         self.counts: Dict[str, Dict[str, int]] = {k: {"selected": 0, "done": 0, "failed": 0} for k in self.kinds}
+        self.stale: Dict[str, int] = {}  # proxy -> finished units whose score an older kernel computed
         self.archs: List[str] = sorted({u.arch for u in units}, key=_order)
         self.selected = {(u.kind, u.arch, u.seed) for u in units}
         for u in units:
@@ -69,6 +71,12 @@ class _Dataset:
             c["selected"] += 1
             r = wd.result(u.key)
             if r is not None:
+                if u.kind == "proxies":
+                    stale = stale_proxies(r)
+                    for name in stale:
+                        self.stale[name] = self.stale.get(name, 0) + 1
+                    if stale:
+                        r = dict(r, columns=without_stale(r["columns"], stale))
                 self.results[(u.kind, u.arch, u.seed)] = r
                 c["done"] += 1
                 continue
@@ -160,7 +168,7 @@ def merge(wd: WorkDir, units: Sequence[Unit], out: os.PathLike, *, source: str, 
         row_protocol = protocol + ("+synthetic-cube" if synthetic else "")
         rows = d.rows(source, row_protocol)
         coverage[ds] = {"architectures": len(d.archs), "seeds": d.seeds, "synthetic_cube": synthetic,
-                        "protocol": row_protocol, "units": d.counts}
+                        "protocol": row_protocol, "units": d.counts, "stale_proxy_scores": d.stale}
         failures += [{"unit": f"{ds}/{k}/{a}/s{s}", "error": e} for (k, a, s), e in d.errors.items()]
         if not rows:
             continue

@@ -24,6 +24,8 @@ from hytasbench import __version__, space
 from hytasbench.errors import BuildError
 from hytasbench.schema import cost_column, metric_column
 
+from .revisions import current_revisions, proxy_names
+
 KINDS: Tuple[str, ...] = ("cost", "proxies", "train")
 SYNTHETIC_TAG = "~synthetic"
 
@@ -146,13 +148,16 @@ class UnitRunner:
         columns = getattr(self, f"_{unit.kind}")(unit)
         import torch
 
-        return {
+        doc = {
             "key": unit.key, "unit": unit.to_dict(), "columns": columns, "seconds": time.perf_counter() - start,
             "cpu_seconds": time.process_time() - cpu,  # = the wall time of an unloaded 1-thread CPU worker
             "device": self.device_name(),
             "host": socket.gethostname(), "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "library_version": __version__, "torch_version": torch.__version__,
         }
+        if unit.kind == "proxies":  # which kernel revisions made these numbers (builders.revisions)
+            doc["revisions"] = current_revisions(proxy_names(columns))
+        return doc
 
     def device_name(self) -> str:
         import torch

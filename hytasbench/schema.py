@@ -47,6 +47,17 @@ def metric_column(name: str) -> str:
     return f"metric_{name}"
 
 
+#: Revision of each proxy kernel's numbers (1 when not listed). Bump it whenever a kernel's output
+#: changes: builders record the revisions each unit was computed with, a merge leaves scores of an
+#: older revision out (saying why), and ``python -m builders.build --refresh-stale`` recomputes them.
+#: croze 2: its authors' procedure (float64, FGSM sign, accumulated gradient), commit 49a8a3e.
+PROXY_REVISIONS: Dict[str, int] = {"croze": 2}
+
+
+def proxy_revision(name: str) -> int:
+    return PROXY_REVISIONS.get(name, 1)
+
+
 def cost_column(name: str) -> str:
     return f"cost_{name}"
 

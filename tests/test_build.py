@@ -235,3 +235,37 @@ def test_ingested_training_result_equals_the_builders_own(tiny_build, tmp_path):
     for field in ("oa", "aa", "kappa", "oa_best", "params", "flops"):
         assert got[field] == ref[field], field
     assert any("ingested" in n for n in Benchmark(source=out).manifest()["notes"])
+
+
+def test_scores_of_an_older_kernel_revision_are_left_out_then_refreshed(tmp_path):
+    """A proxies unit written before croze's revision 2 (no revisions recorded, as the first shipped
+    units): the merge nulls its croze with the reason and keeps snip; --refresh-stale recomputes
+    croze alone, to the number a fresh unit gets."""
+    need(DATASETS_DIR / "indian_pines" / "Indian_pines_corrected.mat", "the real Indian Pines cube")
+    work, out = tmp_path / "work", tmp_path / "tables"
+    args = ["--device", "cpu", "--datasets", "indian_pines", "--archs", "397", "--kind", "proxies",
+            "--proxies", "snip,croze"]
+    assert build(tmp_path, work, out, *args).returncode == 0
+    unit = next((work / "done").glob("*proxies*.json"))
+    fresh = json.loads(unit.read_text())
+    assert fresh["revisions"] == {"croze": 2, "snip": 1}
+    legacy = dict(fresh, columns=dict(fresh["columns"], proxy_croze=123.0))
+    del legacy["revisions"]
+    unit.write_text(json.dumps(legacy))
+
+    res = build(tmp_path, work, out, *args, "--merge-only")
+    assert res.returncode == 0, res.stderr
+    rec = Benchmark(source=out).query(397, "indian_pines")
+    assert rec.croze is None and rec["croze__attn"] is None
+    assert "revision 1 of the croze kernel" in rec["croze__error"]
+    assert rec.snip == fresh["columns"]["proxy_snip"]
+    assert Benchmark(source=out).manifest()["build"]["coverage"]["indian_pines"]["stale_proxy_scores"] == {"croze": 1}
+
+    res = build(tmp_path, work, out, *args, "--refresh-stale")
+    assert res.returncode == 0, res.stderr
+    refreshed = json.loads(unit.read_text())
+    assert refreshed["revisions"]["croze"] == 2 and refreshed["refreshed"][0]["proxies"] == {"croze": [1, 2]}
+    rec = Benchmark(source=out).query(397, "indian_pines")
+    assert rec.croze == fresh["columns"]["proxy_croze"] and rec.snip == fresh["columns"]["proxy_snip"]
+    assert rec.get("croze__error") is None
+    assert Benchmark(source=out).manifest()["build"]["coverage"]["indian_pines"]["stale_proxy_scores"] == {}

@@ -1,0 +1,96 @@
+"""Kernel revisions of finished proxy units: which scores an older kernel computed, leaving them out
+of the tables (with the reason) and recomputing just those (``--refresh-stale``).
+
+A proxies unit records the revision of every kernel it ran (``hytasbench.schema.PROXY_REVISIONS``);
+units written before revisions were recorded count as revision 1 throughout. Refreshing rewrites a
+unit's result atomically with the stale proxies' columns replaced, so a kill at any moment leaves
+either the old result or the new one, and the other proxies' numbers are kept as they were.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import time
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
+
+from hytasbench.schema import proxy_revision
+from hytasbench.tables import atomic_write_bytes
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .units import Unit
+    from .workdir import WorkDir
+
+
+def proxy_names(columns: Dict[str, Any]) -> List[str]:
+    """Proxies whose score columns a result holds (``proxy_<name>``, variants aside)."""
+    return sorted(c[len("proxy_"):] for c in columns if c.startswith("proxy_") and "__" not in c)
+
+
+def current_revisions(names: Sequence[str]) -> Dict[str, int]:
+    return {n: proxy_revision(n) for n in names}
+
+
+def stale_proxies(result: Dict[str, Any]) -> Dict[str, int]:
+    """Proxy name -> the older revision it was computed with, for every score of a proxies unit's
+    result that the current kernel would compute differently."""
+    recorded = result.get("revisions") or {}
+    out = {}
+    for name in proxy_names(result.get("columns", {})):
+        old = int(recorded.get(name, 1))
+        if old < proxy_revision(name):
+            out[name] = old
+    return out
+
+
+def _own(column: str, name: str) -> bool:
+    return column == f"proxy_{name}" or column.startswith(f"proxy_{name}__")
+
+
+def without_stale(columns: Dict[str, Any], stale: Dict[str, int]) -> Dict[str, Any]:
+    """The columns with every stale proxy's scores nulled and its error column saying why."""
+    out = dict(columns)
+    for name, old in stale.items():
+        for col in [c for c in out if _own(c, name)]:
+            out[col] = None
+        out[f"proxy_{name}__error"] = (f"stale: computed by revision {old} of the {name} kernel, the current is "
+                                       f"{proxy_revision(name)}; python -m builders.build --refresh-stale "
+                                       "recomputes it")
+    return out
+
+
+def refresh(wd: "WorkDir", units: Sequence["Unit"], *, data_root: Optional[str], device: str, threads: int,
+            deadline: Optional[float] = None, log: Callable[[str], None] = print) -> int:
+    """Recompute the stale proxies of the finished proxies units among ``units``, one unit at a
+    time in this process; stop starting units after ``deadline``. Returns how many were refreshed."""
+    import torch
+
+    from hytasbench.proxies.engine import score_architecture
+
+    todo = []
+    for u in units:
+        r = wd.result(u.key) if u.kind == "proxies" else None
+        if r is not None and stale_proxies(r):
+            todo.append((u, r))
+    if todo:
+        log(f"refreshing stale proxy scores of {len(todo)} finished units")
+    torch.set_num_threads(threads)
+    done = 0
+    for u, r in todo:
+        if deadline is not None and time.time() > deadline:
+            log(f"time limit: {len(todo) - done} units left stale")
+            break
+        stale = stale_proxies(r)
+        start = time.perf_counter()
+        fresh = score_architecture(u.arch, u.dataset, proxies=sorted(stale), seed=int(u.seed or 0),
+                                   data_root=data_root, device=device, synthetic=u.synthetic)
+        columns = {c: v for c, v in r["columns"].items() if not any(_own(c, n) for n in stale)}
+        columns.update({c: v for c, v in fresh.items() if any(_own(c, n) for n in stale)})
+        seconds = time.perf_counter() - start
+        doc = dict(r, columns=columns, revisions={**(r.get("revisions") or {}), **current_revisions(sorted(stale))})
+        doc["refreshed"] = list(r.get("refreshed") or []) + [{
+            "proxies": {n: [old, proxy_revision(n)] for n, old in stale.items()}, "seconds": seconds,
+            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}]
+        atomic_write_bytes(wd.done_path(u.key), json.dumps(doc).encode())
+        done += 1
+        log(f"refreshed {u.key} ({', '.join(sorted(stale))}) in {seconds:.1f}s")
+    return done
