@@ -10,7 +10,8 @@ from typing import Any, Dict, Iterator, Mapping, Optional, Sequence
 
 from .errors import UnknownFieldError
 from .record import RecordAccess
-from .schema import KIND_PREFIXES, COSTS, METRICS, PROVENANCE_COLUMNS, metric_column
+from .schema import (COSTS, KIND_PREFIXES, METRICS, PROVENANCE_COLUMNS, error_reason, metric_column,
+                     proxy_error_column)
 from .space import ArchLike, parse
 
 NOT_TRAINED = "not trained: live recompute scores proxies only"
@@ -110,8 +111,8 @@ class LiveRecord(RecordAccess):
             return None
         if col.startswith("metric_"):
             return NOT_TRAINED
-        error = self._values.get(f"{col.partition('__')[0]}__error")
-        return f"computation failed: {error}" if error else "no value"
+        error = self._values.get(proxy_error_column(col))
+        return error_reason(error) if error else "no value"
 
     def to_dict(self) -> Dict[str, Any]:
         return dict(self._values)

@@ -74,6 +74,17 @@ def split_proxy_column(column: str) -> Tuple[str, Optional[str]]:
     return name, (variant or None)
 
 
+def proxy_error_column(column: str) -> str:
+    """The error column that says why ``column`` (a proxy score or variant) is missing."""
+    return f"{column.partition('__')[0]}__error"
+
+
+def error_reason(error: str) -> str:
+    """Why a proxy score is absent, from its ``__error`` column: a failed computation, or a score
+    an older kernel revision computed (builders.revisions)."""
+    return error if error.startswith("stale:") else f"computation failed: {error}"
+
+
 def orientation(proxy: str) -> int:
     """Sign that makes a proxy (or its variants) 'higher is better'; unknown proxies count as +1."""
     base = proxy[len("proxy_"):] if proxy.startswith("proxy_") else proxy

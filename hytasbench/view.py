@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from .schema import KIND_PREFIXES, PROVENANCE_COLUMNS
+from .schema import KIND_PREFIXES, PROVENANCE_COLUMNS, error_reason, proxy_error_column
 
 
 
@@ -87,9 +87,9 @@ class TableView:
                 return self._absent[key]
         if col is None:
             return f"source {self.source!r} has no column {name!r} for {self.dataset}"
-        flag = f"{col}__error"
+        flag = proxy_error_column(col)
         if flag in self._colset and self.value(flag, row):
-            return f"computation failed: {self.value(flag, row)}"
+            return error_reason(self.value(flag, row))
         if "absent_reason" in self._colset and self.value("absent_reason", row):
             return self.value("absent_reason", row)
         return f"no value recorded for {col} in source {self.source!r}"

@@ -258,6 +258,7 @@ def test_scores_of_an_older_kernel_revision_are_left_out_then_refreshed(tmp_path
     rec = Benchmark(source=out).query(397, "indian_pines")
     assert rec.croze is None and rec["croze__attn"] is None
     assert "revision 1 of the croze kernel" in rec["croze__error"]
+    assert rec.reason("croze__attn").startswith("stale: computed by revision 1")
     assert rec.snip == fresh["columns"]["proxy_snip"]
     assert Benchmark(source=out).manifest()["build"]["coverage"]["indian_pines"]["stale_proxy_scores"] == {"croze": 1}
 
