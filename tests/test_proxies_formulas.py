@@ -285,7 +285,7 @@ def test_tcet(toy):
     s = []
     for n in NAMES:
         w = getattr(m, n).weight
-        sal = (w * w.grad).abs().reshape(-1)
+        sal = (w * w.grad).detach().abs().reshape(-1)
         v = float(sal.sum() / sal.std())
         s.append(math.log(v))
     clean = s[0] + sum(s[i] * ks[i - 1] for i in range(1, len(s)))
