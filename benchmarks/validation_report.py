@@ -42,9 +42,9 @@ def main() -> None:
     from hytasbench.errors import HytasError
 
     ref = Benchmark(source=args.reference)
-    print("| architecture | protocol | OA | AA | kappa | best OA (epoch) | train time | published OA / AA / kappa | OA ours - published |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for d in sorted(load(args.results), key=lambda d: (d["arch_id"] is None, d["arch_id"] or 0, d["protocol"])):
+    print("| architecture | protocol | seed | OA | AA | kappa | best OA (epoch) | train time | published OA / AA / kappa | OA ours - published |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for d in sorted(load(args.results), key=lambda d: (d["arch_id"] is None, d["arch_id"] or 0, d["protocol"], d["seed"])):
         name = f"id {d['arch_id']} `{d['arch']}`" if d["arch_id"] else d["arch"]
         try:
             pub = ref.query(d["arch"], d["dataset"])
@@ -52,7 +52,7 @@ def main() -> None:
             gap = f"{100 * (d['oa'] - pub.oa):+.2f}"
         except HytasError as exc:
             published, gap = f"not in the reference ({type(exc).__name__})", ""
-        print(f"| {name} | {d['protocol']} | {pct(d['oa'])} | {pct(d['aa'])} | {pct(d['kappa'])} | "
+        print(f"| {name} | {d['protocol']} | {d['seed']} | {pct(d['oa'])} | {pct(d['aa'])} | {pct(d['kappa'])} | "
               f"{pct(d['oa_best'])} ({d['oa_best_epoch']}) | {d['train_seconds']:.0f} s | {published} | {gap} |")
 
 
