@@ -319,7 +319,7 @@ def test_croze(toy):
     for n, a, b in zip(NAMES, z, z_adv):
         w, w2 = getattr(net, n).weight, getattr(adv, n).weight
         t = (1 + cos(w2, w)).sum() * cos(w2.grad, w.grad).abs().sum() * (1 + cos(b, a)).sum()
-        terms.append(abs(float(t)))
+        terms.append(abs(float(t.detach())))
     res = engine(model, batch, "croze")
     close(res.score, sum(terms), rel=1e-7)
     compat = engine(model, batch, "croze", hytas_compat=True, precision="float64")
