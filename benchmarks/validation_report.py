@@ -42,9 +42,11 @@ def main() -> None:
     from hytasbench.errors import HytasError
 
     ref = Benchmark(source=args.reference)
-    print("| architecture | protocol | seed | OA | AA | kappa | best OA (epoch) | train time | published OA / AA / kappa | OA ours - published |")
+    print("| architecture | protocol | seed | OA | AA | kappa | best OA (epoch) | train time | "
+          "published OA / AA / kappa | OA ours - published |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for d in sorted(load(args.results), key=lambda d: (d["arch_id"] is None, d["arch_id"] or 0, d["protocol"], d["seed"])):
+    order = lambda d: (d["arch_id"] is None, d["arch_id"] or 0, d["protocol"], d["seed"])  # noqa: E731
+    for d in sorted(load(args.results), key=order):
         name = f"id {d['arch_id']} `{d['arch']}`" if d["arch_id"] else d["arch"]
         try:
             pub = ref.query(d["arch"], d["dataset"])

@@ -62,35 +62,47 @@ def refresh(wd: "WorkDir", units: Sequence["Unit"], *, data_root: Optional[str],
             deadline: Optional[float] = None, log: Callable[[str], None] = print) -> int:
     """Recompute the stale proxies of the finished proxies units among ``units``, one unit at a
     time in this process; stop starting units after ``deadline``. Returns how many were refreshed."""
-    import torch
-
-    from hytasbench.proxies.engine import score_architecture
-
     todo = []
     for u in units:
         r = wd.result(u.key) if u.kind == "proxies" else None
-        if r is not None and stale_proxies(r):
-            todo.append((u, r))
-    if todo:
-        log(f"refreshing stale proxy scores of {len(todo)} finished units")
+        stale = stale_proxies(r) if r is not None else {}
+        if stale:
+            todo.append((u, r, stale))
+    if not todo:
+        return 0
+    import torch
+
+    log(f"refreshing stale proxy scores of {len(todo)} finished units")
+    before = torch.get_num_threads()
     torch.set_num_threads(threads)
     done = 0
-    for u, r in todo:
-        if deadline is not None and time.time() > deadline:
-            log(f"time limit: {len(todo) - done} units left stale")
-            break
-        stale = stale_proxies(r)
-        start = time.perf_counter()
-        fresh = score_architecture(u.arch, u.dataset, proxies=sorted(stale), seed=int(u.seed or 0),
-                                   data_root=data_root, device=device, synthetic=u.synthetic)
-        columns = {c: v for c, v in r["columns"].items() if not any(_own(c, n) for n in stale)}
-        columns.update({c: v for c, v in fresh.items() if any(_own(c, n) for n in stale)})
-        seconds = time.perf_counter() - start
-        doc = dict(r, columns=columns, revisions={**(r.get("revisions") or {}), **current_revisions(sorted(stale))})
-        doc["refreshed"] = list(r.get("refreshed") or []) + [{
-            "proxies": {n: [old, proxy_revision(n)] for n, old in stale.items()}, "seconds": seconds,
-            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}]
-        atomic_write_bytes(wd.done_path(u.key), json.dumps(doc).encode())
-        done += 1
-        log(f"refreshed {u.key} ({', '.join(sorted(stale))}) in {seconds:.1f}s")
+    try:
+        for u, r, stale in todo:
+            if deadline is not None and time.time() > deadline:
+                log(f"time limit: {len(todo) - done} units left stale")
+                break
+            seconds = _refresh_unit(wd, u, r, stale, data_root, device)
+            done += 1
+            log(f"refreshed {u.key} ({', '.join(sorted(stale))}) in {seconds:.1f}s")
+    finally:
+        torch.set_num_threads(before)
     return done
+
+
+def _refresh_unit(wd: "WorkDir", u: "Unit", r: Dict[str, Any], stale: Dict[str, int], data_root: Optional[str],
+                  device: str) -> float:
+    """Recompute one unit's stale proxies and rewrite its result atomically; returns the seconds."""
+    from hytasbench.proxies.engine import score_architecture
+
+    start = time.perf_counter()
+    fresh = score_architecture(u.arch, u.dataset, proxies=sorted(stale), seed=int(u.seed or 0), data_root=data_root,
+                               device=device, synthetic=u.synthetic)
+    columns = {c: v for c, v in r["columns"].items() if not any(_own(c, n) for n in stale)}
+    columns.update({c: v for c, v in fresh.items() if any(_own(c, n) for n in stale)})
+    seconds = time.perf_counter() - start
+    doc = dict(r, columns=columns, revisions={**(r.get("revisions") or {}), **current_revisions(sorted(stale))})
+    doc["refreshed"] = list(r.get("refreshed") or []) + [{
+        "proxies": {n: [old, proxy_revision(n)] for n, old in stale.items()}, "seconds": seconds,
+        "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}]
+    atomic_write_bytes(wd.done_path(u.key), json.dumps(doc).encode())
+    return seconds
