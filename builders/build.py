@@ -28,6 +28,7 @@ from hytasbench.cache import tables_dir
 from hytasbench.datasets.specs import DATASETS, canonical_name
 from hytasbench.errors import BuildError, HytasError
 
+from .base import base_folder, seed_from_tables
 from .units import KINDS, RunnerConfig, Unit, make_units, parse_archs, shard, train_protocol
 
 DEFAULT_SOURCE = "hytasbench-local"
@@ -144,6 +145,10 @@ def parser() -> argparse.ArgumentParser:
     io.add_argument("--source", default=DEFAULT_SOURCE, help=f"source name in the tables (default {DEFAULT_SOURCE})")
     io.add_argument("--work", type=Path, default=Path("work") / "build",
                     help="work directory shared by all builders of these tables (default ./work/build)")
+    io.add_argument("--base", help="a table set whose rows count as finished units (with their kernel "
+                    "revisions, per-layer scores and seconds), so that a build continues from it on a fresh machine "
+                    "without recomputing or losing them; default: the --out folder when it holds a table set; "
+                    "'none' to start from the work directory alone")
     io.add_argument("--description", default="", help="manifest description")
     io.add_argument("--note", action="append", default=[], help="manifest note (repeatable)")
     run = p.add_argument_group("how it runs")
@@ -158,7 +163,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--merge-only", action="store_true", help="only write the tables from finished units")
     run.add_argument("--refresh-stale", action="store_true", help="first recompute, in this process, the proxy "
                      "scores of finished units that an older revision of a kernel computed (a merge leaves them "
-                     "out until then)")
+                     "out until then), and compute the kernels a finished unit lacks (added to the library "
+                     "later) without recomputing the others")
     run.add_argument("--no-merge", action="store_true", help="only run units (e.g. array tasks; merge later)")
     run.add_argument("--status", action="store_true", help="print how many units are done, failed or left")
     run.add_argument("--quiet", action="store_true", help="no progress output (the log file still gets it)")
@@ -207,7 +213,15 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
     protocol, tag = train_protocol(args.epochs, args.test_subset)
     max_attempts = max(1, args.retries + 1)
     out = args.out or tables_dir(args.source)
+    base = None if str(args.base).lower() == "none" else base_folder(args.base) if args.base else \
+        (Path(out) if (Path(out) / "manifest.json").is_file() else None)
     wd = WorkDir(args.work, stale_after=args.stale_after)
+    kept: List[Unit] = []  # the base's units: merged with the build's, never recomputed
+    if base is not None:
+        kept, seeded = seed_from_tables(base, wd)
+        if any(seeded.values()):
+            print(f"base {base}: " + ", ".join(f"{n} {k} unit(s)" for k, n in seeded.items() if n) +
+                  " taken from its rows as finished", file=sys.stderr)
 
     units = make_units(kinds, datasets, archs, seeds, synthetic, tag)
     notes = list(args.note)
@@ -261,7 +275,8 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
         if args.refresh_stale:
             where = "cpu" if args.device == "cpu" else f"cuda:{devices(args)[0][1]}"
             refresh(wd, [u for u in mine if u.key in done], data_root=args.data_root, device=where,
-                    threads=args.threads, deadline=deadline, log=monitor.log)
+                    threads=args.threads, deadline=deadline, log=monitor.log,
+                    wanted=args.proxies.split(",") if args.proxies else None)
         outcome = backend.run(plan, monitor, deadline) if todo else None
         monitor.close()
     code = _exit_code(wd, mine, max_attempts, outcome)
@@ -273,8 +288,11 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
                      "proxies": args.proxies or "all", "threads_per_worker": args.threads,
                      "backend": f"ray {args.ray}" if args.ray else
                      (f"local, {args.workers} CPU worker(s)" if args.device == "cpu" else f"local, GPUs {args.gpu}"),
-                     "shard": args.shard, "retries": args.retries, "data_root": args.data_root}}
-        manifest = merge(wd, units, out, source=args.source, protocol=protocol, build=build,
+                     "shard": args.shard, "retries": args.retries, "data_root": args.data_root,
+                     "base": None if base is None else str(base)}}
+        selected = {u.key for u in units}
+        manifest = merge(wd, units + [u for u in kept if u.key not in selected], out, source=args.source,
+                         protocol=protocol, build=build,
                          max_attempts=max_attempts)
         if manifest is None:
             print("nothing finished yet: no tables written", file=sys.stderr)

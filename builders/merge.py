@@ -24,10 +24,11 @@ import pandas as pd
 
 from hytasbench import __version__, space
 from hytasbench.errors import BuildError
-from hytasbench.schema import ARCH_COLUMNS, ORIENTATION, PROVENANCE_COLUMNS, cost_column
+from hytasbench.schema import (ARCH_COLUMNS, PROVENANCE_COLUMNS, cost_column, known_proxies, proxy_column,
+                               split_proxy_column)
 from hytasbench.tables import write_table_set
 
-from .revisions import stale_proxies, without_stale
+from .revisions import missing_proxies, missing_reason, stale_proxies, without_stale
 from .units import Unit
 from .workdir import WorkDir
 
@@ -64,6 +65,7 @@ class _Dataset:
         self.errors: Dict[Tuple[str, str, Optional[int]], str] = {}
         self.counts: Dict[str, Dict[str, int]] = {k: {"selected": 0, "done": 0, "failed": 0} for k in self.kinds}
         self.stale: Dict[str, int] = {}  # proxy -> finished units whose score an older kernel computed
+        self.missing: Dict[str, int] = {}  # proxy -> finished units scored without that kernel
         self.archs: List[str] = sorted({u.arch for u in units}, key=_order)
         self.selected = {(u.kind, u.arch, u.seed) for u in units}
         for u in units:
@@ -77,6 +79,11 @@ class _Dataset:
                         self.stale[name] = self.stale.get(name, 0) + 1
                     if stale:
                         r = dict(r, columns=without_stale(r["columns"], stale))
+                    missing = missing_proxies(r)
+                    if missing:
+                        r = dict(r, columns={**r["columns"], **{f"proxy_{n}__error": missing_reason(n) for n in missing}})
+                        for name in missing:
+                            self.missing[name] = self.missing.get(name, 0) + 1
                 self.results[(u.kind, u.arch, u.seed)] = r
                 c["done"] += 1
                 continue
@@ -151,6 +158,16 @@ def _frame(rows: List[Dict[str, Any]], proxy_errors: Dict[str, str]) -> pd.DataF
     return frame[list(ARCH_COLUMNS) + metric + cost + proxy + list(PROVENANCE_COLUMNS)]
 
 
+def declarations(frames: Dict[str, pd.DataFrame]) -> Dict[str, Dict[str, Any]]:
+    """Orientation, revision, data need and description of every kernel with a score column in
+    the tables: a torch-free reader learns them from the manifest (hytasbench.schema.declare_proxy),
+    and a later build continuing from these tables (--base) knows which revision made each score."""
+    import hytasbench.proxies as proxies
+
+    names = {split_proxy_column(c)[0] for f in frames.values() for c in f.columns if c.startswith("proxy_")}
+    return {n: proxies.get(n).declaration() for n in proxies.available() if n in names}
+
+
 def merge(wd: WorkDir, units: Sequence[Unit], out: os.PathLike, *, source: str, protocol: str,
           build: Dict[str, Any], max_attempts: int, wait: float = 600.0) -> Optional[Dict[str, Any]]:
     """Write the table set of the selected units' finished results; None when nothing is finished."""
@@ -168,7 +185,8 @@ def merge(wd: WorkDir, units: Sequence[Unit], out: os.PathLike, *, source: str, 
         row_protocol = protocol + ("+synthetic-cube" if synthetic else "")
         rows = d.rows(source, row_protocol)
         coverage[ds] = {"architectures": len(d.archs), "seeds": d.seeds, "synthetic_cube": synthetic,
-                        "protocol": row_protocol, "units": d.counts, "stale_proxy_scores": d.stale}
+                        "protocol": row_protocol, "units": d.counts, "stale_proxy_scores": d.stale,
+                        "missing_proxy_scores": d.missing}
         failures += [{"unit": f"{ds}/{k}/{a}/s{s}", "error": e} for (k, a, s), e in d.errors.items()]
         if not rows:
             continue
@@ -191,7 +209,8 @@ def merge(wd: WorkDir, units: Sequence[Unit], out: os.PathLike, *, source: str, 
         time.sleep(0.5)
     try:
         return write_table_set(out, frames, source=source, protocol=protocol, build=build, absent=absent,
-                               description=build.get("description", ""), notes=build.get("notes", []))
+                               description=build.get("description", ""), notes=build.get("notes", []),
+                               extra={"proxies": declarations(frames)})
     finally:
         lock.release()
 
@@ -202,7 +221,7 @@ _TRAIN_METRICS = ("oa", "aa", "kappa", "oa_best", "class_acc", "train_seconds")
 def _absent(d: _Dataset) -> Dict[str, str]:
     """Whole columns this build does not have for a dataset, and why."""
     out: Dict[str, str] = {cost_column("model_size"): "an upstream-only column (the authors' m_size); see cost_params"}
-    proxies = [f"proxy_{n}" for n in ORIENTATION if n not in ("params", "flops")]
+    proxies = [proxy_column(n) for n in known_proxies() if n not in ("params", "flops")]
     for kind, cols in (("train", [f"metric_{m}" for m in _TRAIN_METRICS]), ("proxies", proxies)):
         if kind not in d.kinds:
             why = f"{kind} was not part of this build (--kind without {kind})"

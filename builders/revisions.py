@@ -1,7 +1,9 @@
 """Kernel revisions of finished proxy units: which scores an older kernel computed, leaving them out
-of the tables (with the reason) and recomputing just those (``--refresh-stale``).
+of the tables (with the reason) and recomputing just those (``--refresh-stale``), and which
+registered kernels a finished unit lacks (added to the library later, or left out by
+``--proxies``), computed for it by the same refresh without recomputing the others.
 
-A proxies unit records the revision of every kernel it ran (``hytasbench.schema.PROXY_REVISIONS``);
+A proxies unit records the revision of every kernel it ran (each kernel declares its own, ``Proxy.revision``);
 units written before revisions were recorded count as revision 1 throughout. Refreshing rewrites a
 unit's result atomically with the stale proxies' columns replaced, so a kill at any moment leaves
 either the old result or the new one, and the other proxies' numbers are kept as they were.
@@ -13,7 +15,6 @@ import json
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
-from hytasbench.schema import proxy_revision
 from hytasbench.tables import atomic_write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,6 +25,14 @@ if TYPE_CHECKING:  # pragma: no cover
 def proxy_names(columns: Dict[str, Any]) -> List[str]:
     """Proxies whose score columns a result holds (``proxy_<name>``, variants aside)."""
     return sorted(c[len("proxy_"):] for c in columns if c.startswith("proxy_") and "__" not in c)
+
+
+def proxy_revision(name: str) -> int:
+    """The current revision of a kernel (importing the kernels registers their revisions)."""
+    import hytasbench.proxies  # noqa: F401  (registration)
+    from hytasbench.schema import proxy_revision as declared
+
+    return declared(name)
 
 
 def current_revisions(names: Sequence[str]) -> Dict[str, int]:
@@ -40,6 +49,26 @@ def stale_proxies(result: Dict[str, Any]) -> Dict[str, int]:
         if old < proxy_revision(name):
             out[name] = old
     return out
+
+
+def kernels(wanted: Optional[Sequence[str]] = None) -> List[str]:
+    """The proxies whose scores a proxies unit should hold: ``wanted``, or every registered
+    kernel; params and FLOPs are cost columns, never missing from a proxies unit."""
+    import hytasbench.proxies as proxies
+
+    names = list(wanted) if wanted else proxies.available()
+    return [n for n in names if n not in ("params", "flops")]
+
+
+def missing_proxies(result: Dict[str, Any], wanted: Optional[Sequence[str]] = None) -> List[str]:
+    """Kernels of ``wanted`` (every registered one when None) whose score a proxies unit's result lacks."""
+    have = set(proxy_names(result.get("columns", {})))
+    return [n for n in kernels(wanted) if n not in have]
+
+
+def missing_reason(name: str) -> str:
+    return (f"missing: this unit was scored without the {name} kernel (added to the library later, or left out "
+            "by --proxies); python -m builders.build --refresh-stale computes it without recomputing the others")
 
 
 def _own(column: str, name: str) -> bool:
@@ -59,13 +88,18 @@ def without_stale(columns: Dict[str, Any], stale: Dict[str, int]) -> Dict[str, A
 
 
 def refresh(wd: "WorkDir", units: Sequence["Unit"], *, data_root: Optional[str], device: str, threads: int,
-            deadline: Optional[float] = None, log: Callable[[str], None] = print) -> int:
-    """Recompute the stale proxies of the finished proxies units among ``units``, one unit at a
-    time in this process; stop starting units after ``deadline``. Returns how many were refreshed."""
+            deadline: Optional[float] = None, log: Callable[[str], None] = print,
+            wanted: Optional[Sequence[str]] = None) -> int:
+    """Recompute the stale proxies of the finished proxies units among ``units`` and compute the
+    kernels of ``wanted`` (all registered when None) they lack, one unit at a time in this process;
+    stop starting units after ``deadline``. Returns how many were refreshed."""
     todo = []
     for u in units:
         r = wd.result(u.key) if u.kind == "proxies" else None
-        stale = stale_proxies(r) if r is not None else {}
+        if r is None:
+            continue
+        stale: Dict[str, Optional[int]] = dict(stale_proxies(r))
+        stale.update({n: None for n in missing_proxies(r, wanted)})
         if stale:
             todo.append((u, r, stale))
     if not todo:
@@ -83,15 +117,16 @@ def refresh(wd: "WorkDir", units: Sequence["Unit"], *, data_root: Optional[str],
                 break
             seconds = _refresh_unit(wd, u, r, stale, data_root, device)
             done += 1
-            log(f"refreshed {u.key} ({', '.join(sorted(stale))}) in {seconds:.1f}s")
+            log(f"refreshed {u.key} ({', '.join(sorted(stale))}) in {seconds:.1f}s [{done}/{len(todo)}]")
     finally:
         torch.set_num_threads(before)
     return done
 
 
-def _refresh_unit(wd: "WorkDir", u: "Unit", r: Dict[str, Any], stale: Dict[str, int], data_root: Optional[str],
-                  device: str) -> float:
-    """Recompute one unit's stale proxies and rewrite its result atomically; returns the seconds."""
+def _refresh_unit(wd: "WorkDir", u: "Unit", r: Dict[str, Any], stale: Dict[str, Optional[int]],
+                  data_root: Optional[str], device: str) -> float:
+    """Recompute one unit's stale proxies (old revision None: missing) and rewrite its result
+    atomically; returns the seconds."""
     from hytasbench.proxies.engine import score_architecture
 
     start = time.perf_counter()

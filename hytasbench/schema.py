@@ -36,26 +36,49 @@ COSTS: Dict[str, str] = {
 SCORE_VARIANTS: Tuple[str, ...] = ("nosign", "attn", "mlp", "attn_nosign", "mlp_nosign", "attn_log", "mlp_log")
 EXTRA_VARIANTS: Tuple[str, ...] = ("layers", "seconds", "error")
 
-# +1: higher raw score predicts higher accuracy; -1: lower does (GraSP's raw value).
+# +1: higher raw score predicts higher accuracy; -1: lower does (GraSP's raw value). The paper's
+# proxies, in its order: the published tables carry these columns whether or not torch is here.
+# Kernels declare their own orientation when they register (proxies.registry.register), and table
+# sets record it in their manifest ("proxies"), so that a torch-free reader knows it too.
 ORIENTATION: Dict[str, int] = {
     "grad_norm": 1, "snip": 1, "grasp": -1, "synflow": 1, "logsynflow": 1, "dss": 1, "fisher": 1,
     "jacob_cov": 1, "naswot": 1, "zico": 1, "zico_pp": 1, "croze": 1, "tcet": 1, "params": 1, "flops": 1,
 }
+#: orientations declared by kernels registered later than the paper, or by a loaded manifest
+DECLARED: Dict[str, int] = {}
 
 
 def metric_column(name: str) -> str:
     return f"metric_{name}"
 
 
-#: Revision of each proxy kernel's numbers (1 when not listed). Bump it whenever a kernel's output
-#: changes: builders record the revisions each unit was computed with, a merge leaves scores of an
-#: older revision out (saying why), and ``python -m builders.build --refresh-stale`` recomputes them.
-#: croze 2: its authors' procedure (float64, FGSM sign, accumulated gradient), commit 49a8a3e.
-PROXY_REVISIONS: Dict[str, int] = {"croze": 2}
+#: Revision of each registered kernel's numbers (declared with the kernel, ``Proxy.revision``):
+#: builders record the revisions each unit was computed with, a merge leaves scores of an older
+#: revision out (saying why), and ``python -m builders.build --refresh-stale`` recomputes them.
+PROXY_REVISIONS: Dict[str, int] = {}
+
+
+def declare_proxy(name: str, orientation: int, revision: Optional[int] = None) -> None:
+    """Record a proxy's orientation (and, for a registered kernel, its revision). A paper proxy
+    keeps its published orientation; a contradicting declaration is an error, not an override."""
+    if orientation not in (1, -1):
+        raise ValueError(f"proxy {name!r}: orientation must be 1 or -1, got {orientation!r}")
+    known = ORIENTATION.get(name, DECLARED.get(name))
+    if known is not None and known != orientation:
+        raise ValueError(f"proxy {name!r} is declared with orientation {orientation}, but {known} is known")
+    if name not in ORIENTATION:
+        DECLARED[name] = orientation
+    if revision is not None:
+        PROXY_REVISIONS[name] = int(revision)
 
 
 def proxy_revision(name: str) -> int:
     return PROXY_REVISIONS.get(name, 1)
+
+
+def known_proxies() -> Tuple[str, ...]:
+    """Every proxy name with a known orientation: the paper's, then the declared ones."""
+    return tuple(ORIENTATION) + tuple(n for n in DECLARED if n not in ORIENTATION)
 
 
 def cost_column(name: str) -> str:
@@ -80,12 +103,13 @@ def proxy_error_column(column: str) -> str:
 
 
 def error_reason(error: str) -> str:
-    """Why a proxy score is absent, from its ``__error`` column: a failed computation, or a score
-    an older kernel revision computed (builders.revisions)."""
-    return error if error.startswith("stale:") else f"computation failed: {error}"
+    """Why a proxy score is absent, from its ``__error`` column: a failed computation, a score an
+    older kernel revision computed, or a kernel the unit was scored without (builders.revisions)."""
+    return error if error.startswith(("stale:", "missing:")) else f"computation failed: {error}"
 
 
 def orientation(proxy: str) -> int:
     """Sign that makes a proxy (or its variants) 'higher is better'; unknown proxies count as +1."""
     base = proxy[len("proxy_"):] if proxy.startswith("proxy_") else proxy
-    return ORIENTATION.get(base.partition("__")[0], 1)
+    name = base.partition("__")[0]
+    return ORIENTATION.get(name, DECLARED.get(name, 1))

@@ -247,6 +247,22 @@ def read_table_set(path: os.PathLike, verify: bool = True, parse: bool = True) -
             if parse:
                 parsed[meta["dataset"]] = _parse(fpath, blob, meta)
         files[meta["dataset"]] = (fpath, meta)
+    _declare(root / MANIFEST, manifest)
     ts = TableSet(root, manifest, files)
     ts._tables.update(parsed)
     return ts
+
+
+def _declare(mpath: Path, manifest: Dict[str, Any]) -> None:
+    """Make the orientations of the proxies a manifest declares known to this process, so that a
+    torch-free reader ranks a kernel it has never imported the right way up."""
+    from .schema import declare_proxy
+
+    declared = manifest.get("proxies") or {}
+    if not isinstance(declared, dict):
+        raise TableError(mpath, "'proxies' must map proxy names to their declarations")
+    for name, decl in declared.items():
+        try:
+            declare_proxy(str(name), int(decl["orientation"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TableError(mpath, f"proxy declaration {name!r} is invalid ({exc})") from None

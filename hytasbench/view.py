@@ -69,7 +69,7 @@ class TableView:
         """True for names the schema knows although this table does not carry them."""
         if name in self._absent or any(p + name in self._absent for p in KIND_PREFIXES):
             return True
-        from .schema import COSTS, METRICS, ORIENTATION, SCORE_VARIANTS, EXTRA_VARIANTS
+        from .schema import COSTS, METRICS, SCORE_VARIANTS, EXTRA_VARIANTS, known_proxies
 
         base = name
         for p in KIND_PREFIXES:
@@ -79,7 +79,7 @@ class TableView:
         proxy, _, variant = base.partition("__")
         if variant and variant not in SCORE_VARIANTS + EXTRA_VARIANTS:
             return False
-        return base in METRICS or base in COSTS or proxy in ORIENTATION or name in PROVENANCE_COLUMNS
+        return base in METRICS or base in COSTS or proxy in known_proxies() or name in PROVENANCE_COLUMNS
 
     def absent_reason(self, name: str, col: Optional[str], row: int) -> str:
         for key in ([col] if col else []) + [name] + [p + name for p in KIND_PREFIXES]:

@@ -15,7 +15,8 @@ from hytasbench.model import SubNet, config_for, count_flops, count_params  # no
 from hytasbench.proxies import available, get, run_engine  # noqa: E402
 from hytasbench.proxies.batch import ProxyBatch  # noqa: E402
 from hytasbench.proxies.engine import build_scoring_model  # noqa: E402
-from hytasbench.schema import EXTRA_VARIANTS, ORIENTATION, SCORE_VARIANTS, split_proxy_column  # noqa: E402
+from hytasbench.schema import (EXTRA_VARIANTS, ORIENTATION, SCORE_VARIANTS, known_proxies, orientation,  # noqa: E402
+                               split_proxy_column)
 from hytasbench.space import Arch  # noqa: E402
 
 BANDS, CLASSES, BAND_PATCH = 10, 5, 3
@@ -24,7 +25,8 @@ LARGEST = Arch(240, (3,) * 10, (6,) * 10)
 MID = Arch(64, (4, 5, 6, 3, 4), (2, 3, 1, 4, 2))
 PAPER_PROXIES = ["grad_norm", "snip", "grasp", "synflow", "logsynflow", "dss", "fisher", "jacob_cov", "naswot",
                  "zico", "zico_pp", "croze", "tcet", "params", "flops"]
-LAYERWISE = set(PAPER_PROXIES) - {"jacob_cov", "naswot", "params", "flops"}
+NEW_PROXIES = ["meco", "az_expressivity", "az_progressivity", "az_trainability", "gradsign", "swap", "reg_swap"]
+LAYERWISE = set(PAPER_PROXIES) - {"jacob_cov", "naswot", "params", "flops"} | {"gradsign"}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -52,11 +54,12 @@ def scores(report):
     return {k: r.score for k, r in report.results.items()}
 
 
-def test_registry_has_the_paper_proxies_with_schema_orientation():
-    assert available() == PAPER_PROXIES
-    for name in available():
+def test_registry_has_the_paper_proxies_with_schema_orientation_then_the_later_ones():
+    assert available() == PAPER_PROXIES + NEW_PROXIES
+    for name in PAPER_PROXIES:
         assert get(name).orientation == ORIENTATION[name] in (-1, 1)
     assert get("grasp").orientation == -1
+    assert all(orientation(n) == get(n).orientation for n in available())
 
 
 def test_unknown_proxy_and_option_are_typed_errors_listing_what_is_allowed():
@@ -110,6 +113,7 @@ def test_fused_equals_separate_for_every_proxy():
     # the sign family shares one linearised pass (and one unsigned one); the CE kernels one pass
     kinds = [key[0] for key in fused.passes]
     assert kinds.count("linearised") == 2 and kinds.count("ce") == 1 and kinds.count("croze") == 1
+    assert kinds.count("features") == 1  # MeCo, SWAP and AZ-NAS share one forward
 
 
 def test_sample_order_does_not_matter_where_the_maths_says_so():
@@ -117,7 +121,7 @@ def test_sample_order_does_not_matter_where_the_maths_says_so():
     perm = torch.tensor([3, 0, 6, 1, 5, 2, 4])
     shuffled = ProxyBatch("random", batch.x[perm], batch.y[perm], (), 0)
     a, b = scores(run_engine(model, batch)), scores(run_engine(model, shuffled))
-    for name in available():
+    for name in set(available()) - {"az_trainability"}:  # its seeded probe is drawn per batch position
         assert a[name] == pytest.approx(b[name], rel=1e-5, abs=1e-9), name
     opts = {"zico": {"hytas_compat": True}}  # upstream's running gradient sums depend on the order
     assert run_engine(model, batch, ["zico"], opts).results["zico"].score != \
@@ -190,7 +194,7 @@ def test_columns_follow_the_table_schema():
         if not col.startswith("proxy_"):
             continue
         name, variant = split_proxy_column(col)
-        assert name in ORIENTATION and (variant is None or variant in SCORE_VARIANTS + EXTRA_VARIANTS), col
+        assert name in known_proxies() and (variant is None or variant in SCORE_VARIANTS + EXTRA_VARIANTS), col
     assert {"proxy_dss__nosign", "proxy_dss__attn_nosign", "proxy_dss__attn_log", "proxy_dss__layers",
             "proxy_dss__seconds", "proxy_dss__error"} <= set(columns)
     assert columns["proxy_dss"] == pytest.approx(sum(columns["proxy_dss__layers"]))

@@ -4,7 +4,8 @@
 ``run_engine(model, batch, proxies)`` scores any model prepared as a :class:`Target`.
 Kernels register by name in :mod:`.registry`, one module per family.
 """
-from . import activation, croze, gradient, jacob, linearised, size, zico  # noqa: F401  (registration)
+from . import (activation, aznas, croze, gradient, gradsign, jacob, linearised, meco, size,  # noqa: F401
+               swap, zico)  # (registration)
 from .batch import ProxyBatch, proxy_batch  # noqa: F401
 from .engine import EngineReport, run_engine, score_architecture  # noqa: F401
 from .registry import REGISTRY, Proxy, available, get  # noqa: F401

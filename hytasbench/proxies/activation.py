@@ -77,7 +77,7 @@ def tcet(state: CEState, target: Target, opts: Mapping[str, Any]) -> Reduction:
 
 register(Proxy("fisher", _fisher_plan, fisher, {"precision": None, "hytas_compat": False}, nonneg_layers=True,
                doc="Fisher information of the layer outputs (Turner et al. 2020)"))
-register(Proxy("naswot", _naswot_plan, naswot, {"precision": None, "hytas_compat": False, "init_seed": 0},
+register(Proxy("naswot", _naswot_plan, naswot, {"precision": None, "hytas_compat": False, "init_seed": 0}, data="pixels",
                doc="NASWOT (Mellor et al. 2021): log|det| of the pre-GELU binary-code kernel"))
 register(Proxy("tcet", lambda o: (ce_key(o), frozenset({"grad", "out_codes"})), tcet,
                {"precision": None, "hytas_compat": False},

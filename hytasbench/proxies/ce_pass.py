@@ -8,6 +8,7 @@ cross-entropy, recording whatever the requested kernels need (``needs``):
 - ``act_grad_moments``: moments over samples of (activation x gradient)^2 (ZiCo++);
 - ``sample_grad_moments`` / ``sample_grad_cum_moments``: moments over samples of the
   per-sample weight gradients (ZiCo), or of their running sums (upstream ZiCo's accumulation);
+- ``sample_grad_sign``: sums over samples of the sign of the per-sample weight gradients (GradSign);
 - ``out_codes``: binary codes (> 0) of every scored layer's output (tcet);
 - ``act_codes``: binary codes of the input of every activation module (NASWOT's pre-GELU).
 
@@ -28,10 +29,9 @@ from .passes import chunk_slices, dtype_of, flat_tokens, per_sample_weight_grads
 from .stats import Moments
 from .target import Target
 
-BACKWARD_NEEDS = frozenset({"grad", "hvp", "jacobian", "fisher", "fisher_token", "act_grad_moments",
-                            "sample_grad_moments", "sample_grad_cum_moments"})
-GRAD_HOOK_NEEDS = frozenset({"fisher", "fisher_token", "act_grad_moments", "sample_grad_moments",
-                             "sample_grad_cum_moments"})
+SAMPLE_GRAD_NEEDS = frozenset({"sample_grad_moments", "sample_grad_cum_moments", "sample_grad_sign"})
+GRAD_HOOK_NEEDS = frozenset({"fisher", "fisher_token", "act_grad_moments"}) | SAMPLE_GRAD_NEEDS
+BACKWARD_NEEDS = frozenset({"grad", "hvp", "jacobian"}) | GRAD_HOOK_NEEDS
 
 
 @dataclass
@@ -43,6 +43,7 @@ class CEState:
     jacobian: Optional[torch.Tensor] = None  # (B, input numel)
     fisher: Dict[str, List[torch.Tensor]] = field(default_factory=dict)  # need -> per layer sum_b s^2
     moments: Dict[str, List[Moments]] = field(default_factory=dict)  # need -> per layer
+    sign_sums: List[torch.Tensor] = field(default_factory=list)  # per layer: sum over samples of sign(g_i)
     out_codes: List[List[torch.Tensor]] = field(default_factory=list)  # per layer, per chunk
     act_codes: List[List[torch.Tensor]] = field(default_factory=list)  # per activation, per chunk
 
@@ -64,6 +65,8 @@ class _Recorder:
         for key in ("act_grad_moments", "sample_grad_moments", "sample_grad_cum_moments"):
             if key in needs:
                 state.moments[key] = [Moments() for _ in layers]
+        if "sample_grad_sign" in needs:
+            state.sign_sums = [None] * len(layers)
         state.out_codes = [[] for _ in layers] if "out_codes" in needs else []
         state.act_codes = [[] for _ in activations] if "act_codes" in needs else []
 
@@ -101,9 +104,12 @@ class _Recorder:
                 st.fisher[key][i] = s2 if st.fisher[key][i] is None else st.fisher[key][i] + s2
         if "act_grad_moments" in needs:
             st.moments["act_grad_moments"][i].update((prod ** 2).reshape(prod.shape[0], -1))
-        if needs & {"sample_grad_moments", "sample_grad_cum_moments"}:
+        if needs & SAMPLE_GRAD_NEEDS:
             per = per_sample_weight_grads(inp, g).to(torch.float64) * self.n_total  # each sample's own loss
             per = per.reshape(per.shape[0], -1)
+            if "sample_grad_sign" in needs:
+                s = torch.sign(per).sum(0)
+                st.sign_sums[i] = s if st.sign_sums[i] is None else st.sign_sums[i] + s
             if "sample_grad_moments" in needs:
                 st.moments["sample_grad_moments"][i].update(per)
             if "sample_grad_cum_moments" in needs:

@@ -137,5 +137,5 @@ def _plan(opts: Mapping[str, Any]) -> Tuple[PassKey, FrozenSet[str]]:
 
 register(Proxy("croze", _plan, croze,
                {"sign": True, "precision": None, "hytas_compat": False, "nosign_variants": False},
-               signed=True, nonneg_layers=True,
+               signed=True, nonneg_layers=True, revision=2,  # 2: the authors' procedure (float64, FGSM sign)
                doc="CRoZe (Jeong et al. 2023): weight, gradient and feature consistency under attack"))

@@ -43,5 +43,5 @@ register(Proxy("grad_norm", _plan("grad"), grad_norm, dict(_OPTS), nonneg_layers
                doc="sum over layers of the Frobenius norm of dL/dW (Abdelfattah et al. 2021)"))
 register(Proxy("snip", _plan("grad"), snip, dict(_OPTS), nonneg_layers=True,
                doc="sum |dL/dW * W| (Lee et al. 2019)"))
-register(Proxy("grasp", _plan("grad", "hvp"), grasp, dict(_OPTS),
+register(Proxy("grasp", _plan("grad", "hvp"), grasp, dict(_OPTS), orientation=-1,
                doc="sum -(W * Hg), g = dL/dW (Wang et al. 2020); raw value, orientation -1"))

@@ -22,5 +22,5 @@ def jacob_cov(state: CEState, target: Target, opts) -> Reduction:
     return None, float(-np.sum(np.log(lam + K) + 1.0 / (lam + K)))
 
 
-register(Proxy("jacob_cov", lambda o: (ce_key(o), frozenset({"jacobian"})), jacob_cov, {"precision": None},
+register(Proxy("jacob_cov", lambda o: (ce_key(o), frozenset({"jacobian"})), jacob_cov, {"precision": None}, data="pixels",
                doc="jacob_cov: spectrum of the correlation of input Jacobians (Mellor et al. 2021)"))

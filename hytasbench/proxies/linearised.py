@@ -91,4 +91,4 @@ for _name, _fn, _doc in (
         ("synflow", synflow, "sum |W * dR/dW| on the linearised net (Tanaka et al. 2020)"),
         ("logsynflow", logsynflow, "sum |W * log(|dR/dW| + 1)| on the linearised net (Cavagnero et al. 2023)"),
         ("dss", dss, "TF-TAS DSS: nuclear-norm products on attention, |W * dR/dW| elsewhere (Zhou et al. 2022)")):
-    register(Proxy(_name, _plan, _fn, dict(_DEFAULTS), signed=True, nonneg_layers=True, doc=_doc))
+    register(Proxy(_name, _plan, _fn, dict(_DEFAULTS), signed=True, nonneg_layers=True, doc=_doc, data="none"))

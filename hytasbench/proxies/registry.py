@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, FrozenSet, Hashable, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import UnknownProxyError, UnknownProxyOptionError
-from ..schema import ORIENTATION
+from ..schema import ORIENTATION, declare_proxy
 
 #: (pass kind, sorted config items): runs once per architecture whatever the number of kernels.
 PassKey = Tuple[str, Tuple[Tuple[str, Hashable], ...]]
@@ -30,7 +30,12 @@ class Proxy:
     options)`` -> (per-layer scores or None, score). ``signed``: the kernel has the sign
     (linearisation) option, and its ``nosign`` variants come from a second, unsigned pass.
     ``nonneg_layers``: per-layer scores are >= 0 by construction, so the log-transformed
-    attention/MLP parts are defined.
+    attention/MLP parts are defined. ``orientation``: +1 when a higher raw score predicts higher
+    accuracy, -1 when a lower one does. ``revision``: bump it whenever the kernel's numbers change
+    (builders leave scores of an older revision out and ``--refresh-stale`` recomputes them).
+    ``data``: what the kernel reads from the batch: "labelled" (pixels and labels), "pixels"
+    (pixels, no labels) or "none" (the input's shape only: data-free, so any dataset can be
+    scored from its band and class counts).
     """
 
     name: str
@@ -40,10 +45,17 @@ class Proxy:
     signed: bool = False
     nonneg_layers: bool = False
     doc: str = ""
+    orientation: int = 1
+    revision: int = 1
+    data: str = "labelled"
 
     @property
-    def orientation(self) -> int:
-        return ORIENTATION.get(self.name, 1)
+    def data_free(self) -> bool:
+        return self.data == "none"
+
+    def declaration(self) -> Dict[str, Any]:
+        """What a table set's manifest records of this kernel (the query path reads it torch-free)."""
+        return {"orientation": self.orientation, "revision": self.revision, "data": self.data, "doc": self.doc}
 
     def options(self, overrides: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
         """Defaults merged with ``overrides``; an unknown option is an error, not ignored."""
@@ -58,18 +70,28 @@ class Proxy:
 REGISTRY: Dict[str, Proxy] = {}
 
 
+DATA_NEEDS = ("labelled", "pixels", "none")
+
+
 def register(proxy: Proxy) -> Proxy:
+    """Add a kernel: the one place a proxy is declared (name, pass, orientation, revision, data)."""
     if proxy.name in REGISTRY:
         raise ValueError(f"proxy {proxy.name!r} registered twice")
-    if proxy.name not in ORIENTATION:
-        raise ValueError(f"proxy {proxy.name!r} has no orientation in schema.ORIENTATION")
+    if proxy.data not in DATA_NEEDS:
+        raise ValueError(f"proxy {proxy.name!r}: data must be one of {DATA_NEEDS}, got {proxy.data!r}")
+    declare_proxy(proxy.name, proxy.orientation, proxy.revision)
     REGISTRY[proxy.name] = proxy
     return proxy
 
 
 def available() -> List[str]:
-    """Registered proxy names, in the paper's order."""
-    return [n for n in ORIENTATION if n in REGISTRY]
+    """Registered proxy names: the paper's in its order, then the later ones as registered."""
+    return [n for n in ORIENTATION if n in REGISTRY] + [n for n in REGISTRY if n not in ORIENTATION]
+
+
+def data_free() -> List[str]:
+    """Registered proxies that read no pixels (scorable from a dataset's shape alone)."""
+    return [n for n in available() if REGISTRY[n].data_free]
 
 
 def get(name: str) -> Proxy:

@@ -22,4 +22,4 @@ def flops(state: None, target: Target, opts) -> Reduction:
 
 for _name, _fn, _doc in (("params", params, "trainable parameters of the subnet"),
                          ("flops", flops, "forward FLOPs of one sample")):
-    register(Proxy(_name, lambda o: (pass_key("none"), frozenset()), _fn, {}, doc=_doc))
+    register(Proxy(_name, lambda o: (pass_key("none"), frozenset()), _fn, {}, doc=_doc, data="none"))

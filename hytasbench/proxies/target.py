@@ -1,5 +1,6 @@
-"""What the kernels score: a model, its scored Linear layers (with their kind) and the
-activation modules whose input is a pre-activation (NASWOT's binary codes).
+"""What the kernels score: a model, its scored Linear layers (with their kind), the
+activation modules whose input is a pre-activation (NASWOT's and SWAP's binary codes) and the
+residual blocks whose input and output are the token features (AZ-NAS).
 
 Kept apart from :mod:`hytasbench.model` so that the kernels run unchanged on any small model
 (the hand-checked tests use a two-layer toy) as well as on a HyTAS subnet.
@@ -14,11 +15,13 @@ from torch import nn
 
 @dataclass
 class Target:
-    """A model prepared for scoring. ``layers`` are (name, Linear, kind) in forward order."""
+    """A model prepared for scoring. ``layers`` are (name, Linear, kind) in forward order;
+    ``blocks`` map (B, tokens, C) features to features of the same shape, in forward order."""
 
     model: nn.Module
     layers: List[Tuple[str, nn.Linear, str]]
     activations: List[nn.Module] = field(default_factory=list)
+    blocks: List[nn.Module] = field(default_factory=list)
 
     @property
     def names(self) -> List[str]:
@@ -37,7 +40,7 @@ def target_for(model: nn.Module) -> Target:
     """The scoring target of a HyTAS :class:`~hytasbench.model.SubNet`."""
     from ..model import scored_layers
 
-    return Target(model, scored_layers(model), [blk.mlp.act for blk in model.blocks])
+    return Target(model, scored_layers(model), [blk.mlp.act for blk in model.blocks], list(model.blocks))
 
 
 def part(layers: Sequence[float], kinds: Sequence[str], kind: str, log: bool = False) -> Optional[float]:
