@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from hytasbench.byop import UserProxy
 from hytasbench.cache import tables_dir
 from hytasbench.datasets.specs import DATASETS, canonical_name
 from hytasbench.errors import BuildError, HytasError
@@ -137,6 +138,12 @@ def parser() -> argparse.ArgumentParser:
     what.add_argument("--test-subset", type=int, help="evaluate trained subnets on this many seeded random "
                       "test pixels instead of all (smoke builds; recorded in the protocol name)")
     what.add_argument("--proxies", help="comma-separated subset of proxies (default: all the engine has)")
+    what.add_argument("--user-proxy", metavar="FILE.py:FUNCTION", help="score this function (model, batch) -> "
+                      "float instead of the built-in kernels (docs/proxies.md, 'Your own proxy'); proxies units "
+                      "then hold only its column")
+    what.add_argument("--user-proxy-name", help="column name of --user-proxy (default: the function's name)")
+    what.add_argument("--user-proxy-orientation", type=int, default=1, choices=[1, -1],
+                      help="1 (default) when a higher score predicts higher accuracy, -1 when a lower one does")
     what.add_argument("--data-root", help="dataset folder (default $HYTASBENCH_DATA or the cache)")
     what.add_argument("--ingest", nargs="+", metavar="PATH", help="training-result JSON files or folders "
                       "(python -m hytasbench.train --out) to add as finished train units")
@@ -211,6 +218,14 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
     if args.test_subset is not None and args.test_subset < 1:
         raise BuildError("--test-subset must be at least 1")
     protocol, tag = train_protocol(args.epochs, args.test_subset)
+    user = None
+    if args.user_proxy:
+        user = UserProxy.from_spec(args.user_proxy, args.user_proxy_name, args.user_proxy_orientation)
+        if args.proxies:
+            raise BuildError("--proxies selects built-in kernels; it cannot be combined with --user-proxy")
+        kinds = [k for k in kinds if k != "train"]
+        if args.source == DEFAULT_SOURCE:
+            args.source = f"user-{user.name}"
     max_attempts = max(1, args.retries + 1)
     out = args.out or tables_dir(args.source)
     base = None if str(args.base).lower() == "none" else base_folder(args.base) if args.base else \
@@ -223,7 +238,7 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
             print(f"base {base}: " + ", ".join(f"{n} {k} unit(s)" for k, n in seeded.items() if n) +
                   " taken from its rows as finished", file=sys.stderr)
 
-    units = make_units(kinds, datasets, archs, seeds, synthetic, tag)
+    units = make_units(kinds, datasets, archs, seeds, synthetic, tag, user.tag if user else "")
     notes = list(args.note)
     if args.ingest:
         got, skipped = ingest(args.ingest, wd)
@@ -270,7 +285,8 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
                     f"kinds {kinds}, {len(datasets)} dataset(s), {len(archs)} architecture(s), seeds {seeds}; "
                     f"protocol {protocol}; work dir {wd.root}; log {monitor.log_path}")
         plan = Plan(todo, str(wd.root), RunnerConfig(args.data_root, args.epochs, args.test_subset, args.threads,
-                    args.proxies.split(",") if args.proxies else None), max_attempts, args.stale_after, owner=owner)
+                    args.proxies.split(",") if args.proxies else None, user), max_attempts, args.stale_after,
+                    owner=owner)
         deadline = time.time() + parse_duration(args.time_limit) if args.time_limit else None
         if args.refresh_stale:
             where = "cpu" if args.device == "cpu" else f"cuda:{devices(args)[0][1]}"
@@ -289,11 +305,14 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
                      "backend": f"ray {args.ray}" if args.ray else
                      (f"local, {args.workers} CPU worker(s)" if args.device == "cpu" else f"local, GPUs {args.gpu}"),
                      "shard": args.shard, "retries": args.retries, "data_root": args.data_root,
-                     "base": None if base is None else str(base)}}
+                     "base": None if base is None else str(base),
+                     "user_proxy": None if user is None else {"name": user.name, "function": user.function,
+                                                              "file": user.path, "sha256": user.sha256,
+                                                              "orientation": user.orientation}}}
         selected = {u.key for u in units}
         manifest = merge(wd, units + [u for u in kept if u.key not in selected], out, source=args.source,
-                         protocol=protocol, build=build,
-                         max_attempts=max_attempts)
+                         protocol=protocol, build=build, max_attempts=max_attempts,
+                         declare={user.name: user.declaration()} if user else None)
         if manifest is None:
             print("nothing finished yet: no tables written", file=sys.stderr)
         elif not args.quiet:

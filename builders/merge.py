@@ -79,7 +79,7 @@ class _Dataset:
                         self.stale[name] = self.stale.get(name, 0) + 1
                     if stale:
                         r = dict(r, columns=without_stale(r["columns"], stale))
-                    missing = missing_proxies(r)
+                    missing = [] if u.fidelity.startswith("user-") else missing_proxies(r)
                     if missing:
                         r = dict(r, columns={**r["columns"], **{f"proxy_{n}__error": missing_reason(n) for n in missing}})
                         for name in missing:
@@ -169,8 +169,10 @@ def declarations(frames: Dict[str, pd.DataFrame]) -> Dict[str, Dict[str, Any]]:
 
 
 def merge(wd: WorkDir, units: Sequence[Unit], out: os.PathLike, *, source: str, protocol: str,
-          build: Dict[str, Any], max_attempts: int, wait: float = 600.0) -> Optional[Dict[str, Any]]:
-    """Write the table set of the selected units' finished results; None when nothing is finished."""
+          build: Dict[str, Any], max_attempts: int, wait: float = 600.0,
+          declare: Optional[Dict[str, Dict[str, Any]]] = None) -> Optional[Dict[str, Any]]:
+    """Write the table set of the selected units' finished results; None when nothing is finished.
+    ``declare``: declarations of proxies that are not registered kernels (a user proxy)."""
     by_ds: Dict[Tuple[str, bool], List[Unit]] = {}
     for u in units:
         by_ds.setdefault((u.dataset, u.synthetic), []).append(u)
@@ -210,7 +212,7 @@ def merge(wd: WorkDir, units: Sequence[Unit], out: os.PathLike, *, source: str, 
     try:
         return write_table_set(out, frames, source=source, protocol=protocol, build=build, absent=absent,
                                description=build.get("description", ""), notes=build.get("notes", []),
-                               extra={"proxies": declarations(frames)})
+                               extra={"proxies": {**declarations(frames), **(declare or {})}})
     finally:
         lock.release()
 

@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from hytasbench import __version__, space
-from hytasbench.errors import BuildError
-from hytasbench.schema import cost_column, metric_column
+from hytasbench.errors import BuildError, HytasError
+from hytasbench.byop import UserProxy
+from hytasbench.schema import cost_column, metric_column, proxy_column
 
 from .revisions import current_revisions, proxy_names
 
@@ -84,8 +85,9 @@ def protocol_tag(protocol: str) -> str:
 
 
 def make_units(kinds: Sequence[str], datasets: Sequence[str], archs: Sequence[str], seeds: Sequence[int],
-               synthetic: Iterable[str] = (), train_tag: str = "") -> List[Unit]:
-    """All units of a build in a fixed order: kind (cheap first), dataset, seed, architecture."""
+               synthetic: Iterable[str] = (), train_tag: str = "", proxies_tag: str = "") -> List[Unit]:
+    """All units of a build in a fixed order: kind (cheap first), dataset, seed, architecture.
+    ``proxies_tag`` marks proxies units that run something else than the engine (a user proxy)."""
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise BuildError(f"unknown unit kind(s) {unknown}; allowed: {', '.join(KINDS)}")
@@ -96,7 +98,7 @@ def make_units(kinds: Sequence[str], datasets: Sequence[str], archs: Sequence[st
             continue
         for ds in datasets:
             for seed in ([None] if kind == "cost" else seeds):
-                fid = train_tag if kind == "train" else ""
+                fid = {"train": train_tag, "proxies": proxies_tag}.get(kind, "")
                 out += [Unit(kind, ds, a, seed, fid, ds in syn) for a in archs]
     return out
 
@@ -118,6 +120,7 @@ class RunnerConfig:
     test_subset: Optional[int] = None  # None: the whole test set (the protocol)
     threads: int = 1
     proxies: Optional[List[str]] = None  # None: every proxy the engine has
+    user_proxy: Optional[UserProxy] = None  # proxies units run this user function instead of the engine
 
 
 class UnitRunner:
@@ -173,12 +176,29 @@ class UnitRunner:
         return {cost_column("params"): count_params(model), cost_column("flops"): count_flops(model)}
 
     def _proxies(self, unit: Unit) -> Dict[str, Any]:
+        if self.config.user_proxy is not None:
+            return self._user_proxy(unit, self.config.user_proxy)
         try:
             from hytasbench.proxies.engine import score_architecture
         except ImportError as exc:
             raise BuildError(f"the proxy engine (hytasbench.proxies.engine) is not available: {exc}") from None
         return dict(score_architecture(unit.arch, unit.dataset, proxies=self.config.proxies, seed=int(unit.seed or 0),
                                        data_root=self.config.data_root, device=self.device, synthetic=unit.synthetic))
+
+    def _user_proxy(self, unit: Unit, proxy: UserProxy) -> Dict[str, Any]:
+        """A user's proxy on the built-in kernels' model and batch; its failure is the unit's
+        recorded result (score None, the reason in the error column), never a retried crash."""
+        from hytasbench import byop
+        from hytasbench.proxies.batch import proxy_batch
+        from hytasbench.proxies.engine import build_scoring_model
+
+        seed = int(unit.seed or 0)
+        batch = proxy_batch(unit.dataset, seed, self.config.data_root, unit.synthetic, self.device)
+        model = build_scoring_model(unit.arch, unit.dataset, seed, self.device)
+        start = time.perf_counter()
+        score, error = byop.call(proxy.load(), model, batch, seed)
+        return {proxy_column(proxy.name): score, proxy_column(proxy.name, "seconds"): time.perf_counter() - start,
+                proxy_column(proxy.name, "error"): error}
 
     def _train(self, unit: Unit) -> Dict[str, Any]:
         from hytasbench.train import TrainConfig, train_and_evaluate
@@ -203,8 +223,10 @@ def train_columns(result: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def parse_archs(spec: str) -> List[str]:
-    """``all`` (HyTAS-2000), ids, ranges ``a-b``, canonical strings, or ``@file`` / a file path
-    (one item per line, ``#`` comments), comma-separated; duplicates dropped, order kept."""
+    """``all`` (HyTAS-2000), ids, ranges ``a-b``, ``sample:N`` or ``sample:N:SEED`` (a stratified,
+    seeded sample of N HyTAS-2000 architectures, ``space.stratified_sample``), canonical strings,
+    or ``@file`` / a file path (one item per line, ``#`` comments), comma-separated; duplicates
+    dropped, order kept."""
     import os
 
     items: List[str] = []
@@ -226,6 +248,10 @@ def parse_archs(spec: str) -> List[str]:
             for a in space.hytas2000():
                 out.setdefault(str(a), None)
             continue
+        if item.lower().startswith("sample:"):
+            for a in _sample(item):
+                out.setdefault(str(a), None)
+            continue
         lo, sep, hi = item.partition("-")
         if sep and lo.isdigit() and hi.isdigit():
             if int(lo) > int(hi):
@@ -237,3 +263,13 @@ def parse_archs(spec: str) -> List[str]:
     if not out:
         raise BuildError(f"no architectures in {spec!r}")
     return list(out)
+
+
+def _sample(item: str) -> Tuple[Any, ...]:
+    parts = item.split(":")[1:]
+    if not 1 <= len(parts) <= 2 or not all(p.isdigit() for p in parts):
+        raise BuildError(f"architecture sample {item!r}: give sample:N or sample:N:SEED, e.g. sample:300")
+    try:
+        return space.stratified_sample(int(parts[0]), int(parts[1]) if len(parts) > 1 else 0)
+    except HytasError as exc:
+        raise BuildError(str(exc)) from None

@@ -14,4 +14,7 @@ def __getattr__(name: str):
     if name == "Benchmark":
         from .benchmark import Benchmark
         return Benchmark
+    if name == "evaluate_proxy":  # bring your own proxy (hytasbench.evaluate; scoring needs torch)
+        from .evaluate import evaluate_proxy
+        return evaluate_proxy
     raise AttributeError(f"module 'hytasbench' has no attribute {name!r}")

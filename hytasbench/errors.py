@@ -155,3 +155,12 @@ class UnknownProxyOptionError(HytasError, ValueError):
     def __init__(self, proxy: str, option: object, allowed: Iterable[str]):
         self.proxy, self.option, self.allowed = proxy, option, list(allowed)
         super().__init__(f"proxy {proxy!r} has no option {option!r}{_allowed(self.allowed)}")
+
+
+class InvalidSampleError(HytasError, ValueError):
+    """A sample of architectures that cannot be drawn (size outside 1..2000, not an integer)."""
+
+
+class UserProxyError(HytasError, ValueError):
+    """A user's proxy that cannot be loaded or evaluated (missing file or function, a name that
+    clashes with a built-in kernel, a function that is not callable)."""

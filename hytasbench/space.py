@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .errors import InvalidArchitectureError
+from .errors import InvalidArchitectureError, InvalidSampleError
 
 DEPTHS: Tuple[int, ...] = (4, 5, 6, 7, 8, 9, 10)
 EMBED_DIMS: Tuple[int, ...] = (32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 240)
@@ -304,3 +304,24 @@ def from_configuration(config: Mapping[str, Any]) -> Arch:
     return Arch(_as_int("embed_dim", d.get("embed_dim")),
                 tuple(_as_int(f"num_heads_{i}", d.get(f"num_heads_{i}")) for i in range(depth)),
                 tuple(_as_int(f"mlp_ratio_{i}", d.get(f"mlp_ratio_{i}")) for i in range(depth)))
+
+
+def stratified_sample(n: int, seed: int = 0) -> Tuple[Arch, ...]:
+    """``n`` distinct HyTAS-2000 architectures, stratified by (embedding width, depth): each
+    stratum gets its share of ``n`` in proportion to its size (largest remainders), drawn with
+    ``random.Random(seed)``; returned in id order. Deterministic, so that two users who sample
+    the same ``n`` and ``seed`` score the same architectures."""
+    pool = hytas2000()
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= len(pool):
+        raise InvalidSampleError(f"sample size must be an integer from 1 to {len(pool)}, got {n!r}")
+    strata: Dict[Tuple[int, int], List[Arch]] = {}
+    for a in pool:
+        strata.setdefault((a.embed_dim, a.depth), []).append(a)
+    keys = sorted(strata)
+    quota = {k: n * len(strata[k]) / len(pool) for k in keys}
+    take = {k: int(q) for k, q in quota.items()}
+    for k in sorted(keys, key=lambda k: (-(quota[k] - take[k]), k))[:n - sum(take.values())]:
+        take[k] += 1
+    rng = random.Random(seed)
+    picked = [a for k in keys for a in rng.sample(strata[k], take[k])]
+    return tuple(sorted(picked, key=lambda a: a.id))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+from . import ensembles
 from .schema import KIND_PREFIXES, PROVENANCE_COLUMNS, error_reason, proxy_error_column
 
 
@@ -21,6 +22,7 @@ class TableView:
         self._colset = set(self.columns)
         self._absent: Dict[str, str] = dict(manifest.get("absent", {}).get(dataset, {}))
         self._alias: Dict[str, Optional[str]] = {}
+        self._derived_reasons: Dict[str, List[Optional[str]]] = {}  # ensemble column -> per-row reason
         arch = data["arch"]
         runs = data["run"]
         self.by_str: Dict[str, List[int]] = {}
@@ -62,13 +64,32 @@ class TableView:
                 if p + name in self._colset:
                     found = p + name
                     break
+            if found is None and ensembles.is_ensemble(name):
+                found = self._ensemble(name)
         self._alias[name] = found
         return found
+
+    def _ensemble(self, name: str) -> Optional[str]:
+        """Add an ensemble's column (hytasbench.ensembles) computed over this table; None when
+        the table lacks a member."""
+        _, members = ensembles.parse(name)
+        cols = {m: self.resolve(m) for m in members}
+        if any(c is None for c in cols.values()):
+            return None
+        values, reasons = ensembles.compute(name, lambda m: self.data[cols[m]], self.data["run"],
+                                            lambda m, row: self.absent_reason(m, cols[m], row))
+        self.data[name] = values
+        self.columns.append(name)
+        self._colset.add(name)
+        self._derived_reasons[name] = reasons
+        return name
 
     def known_absent(self, name: str) -> bool:
         """True for names the schema knows although this table does not carry them."""
         if name in self._absent or any(p + name in self._absent for p in KIND_PREFIXES):
             return True
+        if ensembles.is_ensemble(name):
+            return all(self.resolve(m) is not None or self.known_absent(m) for m in ensembles.parse(name)[1])
         from .schema import COSTS, METRICS, SCORE_VARIANTS, EXTRA_VARIANTS, known_proxies
 
         base = name
@@ -85,7 +106,12 @@ class TableView:
         for key in ([col] if col else []) + [name] + [p + name for p in KIND_PREFIXES]:
             if key in self._absent:
                 return self._absent[key]
+        if col in self._derived_reasons:
+            return self._derived_reasons[col][row] or f"no value for {col}"
         if col is None:
+            if ensembles.is_ensemble(name):
+                lacking = [m for m in ensembles.parse(name)[1] if self.resolve(m) is None]
+                return f"{name}: source {self.source!r} has no {lacking[0]} scores for {self.dataset}"
             return f"source {self.source!r} has no column {name!r} for {self.dataset}"
         flag = proxy_error_column(col)
         if flag in self._colset and self.value(flag, row):

@@ -13,6 +13,7 @@ from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .. import ensembles
 from ..errors import MissingCostError, NoAccuracyError, UnknownFieldError
 from ..schema import EXTRA_VARIANTS, cost_column, metric_column, orientation, split_proxy_column
 from ..space import parse
@@ -126,6 +127,8 @@ class SearchProblem:
     def check_proxies(self, names: Sequence[str], need_cost: bool = True) -> None:
         """Raise unless every proxy exists and (optionally) has a simulated cost."""
         for name in names:
+            if name not in self._proxy_values and ensembles.is_ensemble(name):
+                self._add_ensemble(name)
             if name not in self._proxy_values:
                 raise UnknownFieldError(name, sorted(self._proxy_values), kind=f"proxy for {self.dataset!r}")
             if need_cost and self._proxy_seconds[name] is None:
@@ -133,6 +136,20 @@ class SearchProblem:
                     f"the {self.source or 'given'} table for {self.dataset!r} records no compute time for proxy "
                     f"{name!r}, and no published time exists; pass its cost explicitly, e.g. "
                     f"proxy_seconds={{{name!r}: 0.2}} (CLI: --proxy-seconds {name}=0.2). No cost is ever invented.")
+
+    def _add_ensemble(self, name: str) -> None:
+        """An ensemble of this problem's proxies (hytasbench.ensembles), ranked over its candidates;
+        one evaluation costs the sum of its members' (their passes are not assumed shared)."""
+        _, members = ensembles.parse(name)
+        self.check_proxies(members, need_cost=False)
+        n = len(self.oa)
+        values, _ = ensembles.compute(name, lambda m: self._proxy_values[m].tolist(), [0] * n,
+                                      lambda m, row: "no score")
+        self._proxy_values[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
+        costs = [self._proxy_seconds[m] for m in members]
+        self._proxy_seconds[name] = None if any(c is None for c in costs) else np.sum(costs, axis=0)
+        self._cost_source[name] = "sum of " + ", ".join(f"{m} ({self._cost_source.get(m)})" for m in members)
+        self.space.add_proxy(name, 1)
 
     def proxy_values(self, name: str) -> np.ndarray:
         """Raw scores of one proxy for every candidate (for analysis and tests, not for searchers)."""

@@ -123,6 +123,12 @@ class TabulatedSpace:
             return self._index[a]
         return int(np.argmin(_distances([a], self.archs)[0]))
 
+    def add_proxy(self, name: str, orientation: int) -> None:
+        """A score derived after construction (an ensemble of the tabulated proxies)."""
+        if name not in self.proxies:
+            self.proxies += (name,)
+        self._orientation[name] = orientation
+
     def orientation(self, proxy: str) -> int:
         """+1 if a higher raw score of ``proxy`` predicts higher accuracy, -1 if lower does."""
         return self._orientation.get(proxy, 1)
