@@ -30,7 +30,7 @@ from hytasbench.datasets.specs import DATASETS, canonical_name
 from hytasbench.errors import BuildError, HytasError
 
 from .base import base_folder, seed_from_tables
-from .units import KINDS, RunnerConfig, Unit, make_units, parse_archs, shard, train_protocol
+from .units import DATA_FREE_TAG, KINDS, RunnerConfig, Unit, make_units, parse_archs, shard, train_protocol
 
 DEFAULT_SOURCE = "hytasbench-local"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -138,6 +138,9 @@ def parser() -> argparse.ArgumentParser:
     what.add_argument("--test-subset", type=int, help="evaluate trained subnets on this many seeded random "
                       "test pixels instead of all (smoke builds; recorded in the protocol name)")
     what.add_argument("--proxies", help="comma-separated subset of proxies (default: all the engine has)")
+    what.add_argument("--data-free", action="store_true", help="score only the kernels that read no pixels "
+                      "(synflow, logsynflow, dss; params and FLOPs) from each dataset's shape: no dataset files "
+                      "needed, the same numbers as on the real cube")
     what.add_argument("--user-proxy", metavar="FILE.py:FUNCTION", help="score this function (model, batch) -> "
                       "float instead of the built-in kernels (docs/proxies.md, 'Your own proxy'); proxies units "
                       "then hold only its column")
@@ -238,7 +241,21 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
             print(f"base {base}: " + ", ".join(f"{n} {k} unit(s)" for k, n in seeded.items() if n) +
                   " taken from its rows as finished", file=sys.stderr)
 
-    units = make_units(kinds, datasets, archs, seeds, synthetic, tag, user.tag if user else "")
+    if args.data_free:
+        if user is not None or synthetic:
+            raise BuildError("--data-free scores the built-in data-free kernels from the datasets' shapes; it cannot "
+                             "be combined with --user-proxy or --synthetic")
+        import hytasbench.proxies as proxies_pkg
+
+        free = [n for n in proxies_pkg.data_free() if n not in ("params", "flops")]
+        chosen = args.proxies.split(",") if args.proxies else free
+        pixels = [n for n in chosen if n not in free]
+        if pixels:
+            raise BuildError(f"--data-free: {pixels} read pixels; data-free kernels: {', '.join(free)}")
+        args.proxies = ",".join(chosen)
+        kinds = [k for k in kinds if k != "train"]
+    units = make_units(kinds, datasets, archs, seeds, synthetic, tag,
+                       user.tag if user else DATA_FREE_TAG if args.data_free else "")
     notes = list(args.note)
     if args.ingest:
         got, skipped = ingest(args.ingest, wd)

@@ -28,8 +28,8 @@ from hytasbench.schema import (ARCH_COLUMNS, PROVENANCE_COLUMNS, cost_column, kn
                                split_proxy_column)
 from hytasbench.tables import write_table_set
 
-from .revisions import missing_proxies, missing_reason, stale_proxies, without_stale
-from .units import Unit
+from .revisions import data_free_reason, missing_proxies, missing_reason, stale_proxies, without_stale
+from .units import DATA_FREE_TAG, Unit
 from .workdir import WorkDir
 
 ROW_PROVENANCE = ("protocol", "device")  # unit columns that are row provenance, not data
@@ -66,6 +66,7 @@ class _Dataset:
         self.counts: Dict[str, Dict[str, int]] = {k: {"selected": 0, "done": 0, "failed": 0} for k in self.kinds}
         self.stale: Dict[str, int] = {}  # proxy -> finished units whose score an older kernel computed
         self.missing: Dict[str, int] = {}  # proxy -> finished units scored without that kernel
+        self.data_free = any(u.kind == "proxies" and u.fidelity == DATA_FREE_TAG for u in units)
         self.archs: List[str] = sorted({u.arch for u in units}, key=_order)
         self.selected = {(u.kind, u.arch, u.seed) for u in units}
         for u in units:
@@ -81,7 +82,8 @@ class _Dataset:
                         r = dict(r, columns=without_stale(r["columns"], stale))
                     missing = [] if u.fidelity.startswith("user-") else missing_proxies(r)
                     if missing:
-                        r = dict(r, columns={**r["columns"], **{f"proxy_{n}__error": missing_reason(n) for n in missing}})
+                        why = (data_free_reason if u.fidelity == DATA_FREE_TAG else missing_reason)
+                        r = dict(r, columns={**r["columns"], **{f"proxy_{n}__error": why(n) for n in missing}})
                         for name in missing:
                             self.missing[name] = self.missing.get(name, 0) + 1
                 self.results[(u.kind, u.arch, u.seed)] = r
@@ -188,7 +190,9 @@ def merge(wd: WorkDir, units: Sequence[Unit], out: os.PathLike, *, source: str, 
         rows = d.rows(source, row_protocol)
         coverage[ds] = {"architectures": len(d.archs), "seeds": d.seeds, "synthetic_cube": synthetic,
                         "protocol": row_protocol, "units": d.counts, "stale_proxy_scores": d.stale,
-                        "missing_proxy_scores": d.missing}
+                        "missing_proxy_scores": d.missing,
+                        "proxy_scope": ("data-free kernels only, scored from the dataset's shape (--data-free): no "
+                                        "pixels were read" if d.data_free else "every selected kernel on the cube")}
         failures += [{"unit": f"{ds}/{k}/{a}/s{s}", "error": e} for (k, a, s), e in d.errors.items()]
         if not rows:
             continue

@@ -71,6 +71,11 @@ def missing_reason(name: str) -> str:
             "by --proxies); python -m builders.build --refresh-stale computes it without recomputing the others")
 
 
+def data_free_reason(name: str) -> str:
+    return (f"missing: {name} reads pixels, and this build scored the dataset from its shape alone (--data-free: "
+            "data-free kernels only)")
+
+
 def _own(column: str, name: str) -> bool:
     return column == f"proxy_{name}" or column.startswith(f"proxy_{name}__")
 
@@ -96,7 +101,7 @@ def refresh(wd: "WorkDir", units: Sequence["Unit"], *, data_root: Optional[str],
     todo = []
     for u in units:
         r = wd.result(u.key) if u.kind == "proxies" else None
-        if r is None:
+        if r is None or u.fidelity:  # user-proxy and data-free units hold what they were asked for
             continue
         stale: Dict[str, Optional[int]] = dict(stale_proxies(r))
         stale.update({n: None for n in missing_proxies(r, wanted)})

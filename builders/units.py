@@ -28,6 +28,7 @@ from hytasbench.schema import cost_column, metric_column, proxy_column
 from .revisions import current_revisions, proxy_names
 
 KINDS: Tuple[str, ...] = ("cost", "proxies", "train")
+DATA_FREE_TAG = "datafree"  # proxies units scored from the dataset's shape alone (--data-free)
 SYNTHETIC_TAG = "~synthetic"
 
 
@@ -121,6 +122,7 @@ class RunnerConfig:
     threads: int = 1
     proxies: Optional[List[str]] = None  # None: every proxy the engine has
     user_proxy: Optional[UserProxy] = None  # proxies units run this user function instead of the engine
+    data_free: bool = False  # proxies units score data-free kernels from the dataset's shape (no files)
 
 
 class UnitRunner:
@@ -183,7 +185,8 @@ class UnitRunner:
         except ImportError as exc:
             raise BuildError(f"the proxy engine (hytasbench.proxies.engine) is not available: {exc}") from None
         return dict(score_architecture(unit.arch, unit.dataset, proxies=self.config.proxies, seed=int(unit.seed or 0),
-                                       data_root=self.config.data_root, device=self.device, synthetic=unit.synthetic))
+                                       data_root=self.config.data_root, device=self.device, synthetic=unit.synthetic,
+                                       data_free=unit.fidelity == DATA_FREE_TAG))
 
     def _user_proxy(self, unit: Unit, proxy: UserProxy) -> Dict[str, Any]:
         """A user's proxy on the built-in kernels' model and batch; its failure is the unit's

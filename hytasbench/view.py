@@ -109,6 +109,9 @@ class TableView:
         if col in self._derived_reasons:
             return self._derived_reasons[col][row] or f"no value for {col}"
         if col is None:
+            flag = proxy_error_column(name if name.startswith("proxy_") else "proxy_" + name)
+            if flag in self._colset and self.value(flag, row):  # the proxy's unit says why it has no score
+                return error_reason(self.value(flag, row))
             if ensembles.is_ensemble(name):
                 lacking = [m for m in ensembles.parse(name)[1] if self.resolve(m) is None]
                 return f"{name}: source {self.source!r} has no {lacking[0]} scores for {self.dataset}"

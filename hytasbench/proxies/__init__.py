@@ -8,6 +8,6 @@ from . import (activation, aznas, croze, gradient, gradsign, jacob, linearised, 
                swap, zico)  # (registration)
 from .batch import ProxyBatch, proxy_batch  # noqa: F401
 from .engine import EngineReport, run_engine, score_architecture  # noqa: F401
-from .registry import REGISTRY, Proxy, available, get  # noqa: F401
+from .registry import REGISTRY, Proxy, available, data_free, get  # noqa: F401
 from .result import ProxyResult  # noqa: F401
 from .target import Target, target_for  # noqa: F401

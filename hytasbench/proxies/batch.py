@@ -27,6 +27,7 @@ class ProxyBatch:
     pixels: Tuple[Tuple[int, int], ...]  # (row, col) of each sample
     seed: int
     synthetic: bool = False
+    shape_only: bool = False  # zeros of the dataset's shape: for data-free kernels, which read no pixels
 
     @property
     def size(self) -> int:
@@ -66,3 +67,15 @@ def proxy_batch(dataset: str, seed: int = DEFAULT_SEED, data_root: Optional[str]
     x = sampler_for(data, device)(rc)
     y = torch.as_tensor(data.train_labels[pick], device=device)
     return ProxyBatch(name, x, y, tuple(map(tuple, data.train_rc[pick].tolist())), seed, synthetic)
+
+
+def shape_batch(dataset: str, device: str = "cpu") -> ProxyBatch:
+    """A batch with the dataset's shape and no data (zeros, one sample per class): what the
+    data-free kernels (``Proxy.data == "none"``) need, so that a dataset whose cube is not on this
+    machine can be scored from its band and class counts alone."""
+    from ..datasets import get_spec
+
+    spec = get_spec(dataset)
+    x = torch.zeros(spec.num_classes, spec.bands, 49 * spec.band_patch, device=device)
+    y = torch.arange(spec.num_classes, device=device)
+    return ProxyBatch(canonical_name(dataset), x, y, (), 0, shape_only=True)

@@ -197,19 +197,29 @@ def build_scoring_model(arch: Any, dataset: str, seed: int = 0, device: str = "c
 
 def score_architecture(arch: Any, dataset: str, proxies: Optional[Sequence[str]] = None, seed: int = 0,
                        data_root: Optional[str] = None, device: str = "cpu",
-                       options: Optional[Options] = None, synthetic: bool = False) -> Dict[str, Any]:
+                       options: Optional[Options] = None, synthetic: bool = False,
+                       data_free: bool = False) -> Dict[str, Any]:
     """All table columns of one architecture on one dataset: ``proxy_<name>`` (+ variants,
     ``__layers``, ``__seconds``, ``__error``), ``cost_params``, ``cost_flops`` and
     ``batch_splits`` (1 unless a pass ran out of memory and was retried on a split batch).
 
-    ``seed`` fixes both the subnet's initialisation and the pixel drawn per class.
+    ``seed`` fixes both the subnet's initialisation and the pixel drawn per class. ``data_free``:
+    score from the dataset's shape alone (no files needed); every requested kernel must read no
+    pixels (``registry.data_free()``), so the numbers equal those on the real cube.
     """
-    from .batch import proxy_batch
+    from .batch import proxy_batch, shape_batch
 
     if proxies is not None and not isinstance(proxies, str) and any(":" in str(p) for p in proxies):
         raise ValueError("score_architecture returns one set of table columns per proxy; "
                          "use run_engine for 'name:tag' entries")
-    batch = proxy_batch(dataset, seed, None if data_root is None else str(data_root), synthetic, str(device))
+    if data_free:
+        needs_pixels = [p.name for p in registry.resolve(proxies) if not p.data_free]
+        if needs_pixels:
+            raise ValueError(f"data_free scoring reads no pixels, but {needs_pixels} need them; "
+                             f"data-free kernels: {registry.data_free()}")
+        batch = shape_batch(dataset, str(device))
+    else:
+        batch = proxy_batch(dataset, seed, None if data_root is None else str(data_root), synthetic, str(device))
     model = build_scoring_model(arch, batch.dataset, seed, device)
     names = [p.name for p in registry.resolve(proxies)]
     names += [s for s in ("params", "flops") if s not in names]
