@@ -117,7 +117,8 @@ def _extensions() -> Dict[str, Callable[[], Callable[[Any], None]]]:
     """Subcommands owned by other modules: name -> loader of their ``add_parser``."""
     def loader(module: str) -> Callable[[], Callable[[Any], None]]:
         return lambda: __import__(module, fromlist=["add_parser"]).add_parser
-    return {"report": loader("hytasbench.analysis.report"), "search": loader("hytasbench.nas.cli")}
+    return {"report": loader("hytasbench.analysis.report"), "search": loader("hytasbench.nas.cli"),
+            "predict": loader("hytasbench.surrogate.cli")}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
