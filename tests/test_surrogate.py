@@ -34,7 +34,7 @@ def true_seconds(a: Arch) -> float:
     return 60.0 + 0.02 * a.embed_dim * sum(a.mlp_ratio)
 
 
-def _write(folder: Path, n: int = 400, oa: bool = True, name: str = "made") -> Path:
+def _write(folder: Path, n: int = 250, oa: bool = True, name: str = "made") -> Path:
     archs = hytas2000()[:n]
     frame = pd.DataFrame({"arch": [str(a) for a in archs], "dataset": "indian_pines", "source": name, "run": 0,
                           "metric_train_seconds": [true_seconds(a) for a in archs]})
@@ -61,7 +61,7 @@ def bench(made) -> Benchmark:
 
 
 def fresh_archs(n: int, seed: int = 7):
-    rng, table = random.Random(seed), set(hytas2000()[:400])
+    rng, table = random.Random(seed), set(hytas2000()[:250])
     out = []
     while len(out) < n:
         a = sample(rng)
@@ -95,7 +95,7 @@ def test_predict_returns_a_labelled_prediction_never_a_record(bench, made):
     assert p.table_sha256 == next(iter(manifest["files"].values()))["sha256"]
     assert p.oa_interval[0] < p.oa < p.oa_interval[1] and p.level == 0.9
     assert p.train_seconds_interval[0] < p.train_seconds < p.train_seconds_interval[1]
-    assert not p.tabulated and p.n_train == 400
+    assert not p.tabulated and p.n_train == 250
     inside = bench.predict(1, "indian_pines")
     assert inside.tabulated and inside.arch == parse(1)
     assert bench.query(1, "indian_pines").oa == pytest.approx(true_oa(parse(1)))  # the table is untouched
@@ -103,7 +103,7 @@ def test_predict_returns_a_labelled_prediction_never_a_record(bench, made):
 
 
 def test_extrapolation_is_flagged_where_the_table_has_no_depth_width_support(tmp_path):
-    narrow = [a for a in hytas2000() if a.embed_dim <= 96][:300]
+    narrow = [a for a in hytas2000() if a.embed_dim <= 96][:120]
     frame = pd.DataFrame({"arch": [str(a) for a in narrow], "dataset": "indian_pines", "source": "narrow", "run": 0,
                           "metric_oa": [true_oa(a) for a in narrow],
                           "metric_train_seconds": [true_seconds(a) for a in narrow]})
@@ -176,7 +176,7 @@ def full(bench) -> SurrogateProblem:
 
 
 def test_existing_searchers_run_on_the_full_space(full):
-    table = set(hytas2000()[:400])
+    table = set(hytas2000()[:250])
     for name in ("random_search", "regularized_evolution", "local_search"):
         t = run_search(make_searcher(name), full, Budget(trainings=60), seed=0, n_workers=4)
         archs = [full.space.archs[i] for i in t.index]
@@ -228,9 +228,10 @@ def test_full_space_proxy_errors(full, bench):
         run_search(make_searcher("zero_cost", proxy="naswot"), bare, Budget(trainings=3))
 
 
-def test_live_proxy_through_the_real_kernels(full, shared_datasets):
+def test_live_proxy_through_the_real_kernels(full, shared_datasets, monkeypatch):
     """A searcher's score query runs the real kernel, charged the given cost."""
     pytest.importorskip("torch")
+    monkeypatch.setenv("HYTASBENCH_DATA", str(shared_datasets))
     from hytasbench.live import score
 
     t = run_search(make_searcher("zero_cost", proxy="snip", n_candidates=1, top_k=1), full,

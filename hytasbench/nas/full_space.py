@@ -137,8 +137,10 @@ class SurrogateProblem:
     @classmethod
     def from_benchmark(cls, bench, dataset: str, *, source: Optional[str] = None, model: Optional[str] = None,
                        pool: int = DEFAULT_POOL, space_seed: int = 0, noise_seed: int = 0,
-                       proxy_seconds: Optional[Mapping[str, float]] = None) -> "SurrogateProblem":
-        """Fit (or reuse) the surrogate of ``dataset`` and charge proxies the table's measured mean seconds."""
+                       proxy_seconds: Optional[Mapping[str, float]] = None,
+                       data_root: Optional[str] = None) -> "SurrogateProblem":
+        """Fit (or reuse) the surrogate of ``dataset`` and charge proxies the table's measured mean seconds;
+        ``data_root``: where live proxies find the dataset files (default: $HYTASBENCH_DATA, the cache)."""
         from ..surrogate import DEFAULT_MODEL, surrogate_for
 
         sur = surrogate_for(bench, dataset, source=source, model=model or DEFAULT_MODEL)
@@ -146,7 +148,8 @@ class SurrogateProblem:
         costs = {p: bench.proxy_seconds(sur.dataset, p, source=name) for p in ORIENTATION if p not in ANALYTIC}
         costs.update(proxy_seconds or {})
         best = float(np.nanmax(bench.frame(sur.dataset, source=name)["metric_oa"].to_numpy(float)))
-        return cls(sur, pool=pool, space_seed=space_seed, noise_seed=noise_seed, proxy_seconds=costs, best_oa=best)
+        return cls(sur, pool=pool, space_seed=space_seed, noise_seed=noise_seed, proxy_seconds=costs, best_oa=best,
+                   data_root=data_root)
 
     @property
     def proxies(self) -> Tuple[str, ...]:

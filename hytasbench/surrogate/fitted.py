@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import NoAccuracyError
+from ..errors import NoAccuracyError, UnknownSourceError
 from ..space import Arch, ArchLike, parse
 from .model import DEFAULT_MODEL, LEVEL, N_FOLDS, Regressor, _members, conformal_quantile, features, out_of_fold
 from .record import Prediction
@@ -97,7 +97,9 @@ def table_digest(bench: Any, dataset: str, source: Optional[str] = None) -> str:
     for meta in bench.manifest(source)["files"].values():
         if meta.get("dataset") == dataset:
             return str(meta["sha256"])
-    raise NoAccuracyError(f"source {source or bench.default_source!r} has no table for {dataset!r}")
+    name = source or bench.default_source
+    raise UnknownSourceError(name, bench.sources, f"source {name!r} has no table for {dataset!r}; it holds "
+                                                  f"{bench.datasets(name)}")
 
 
 def training_rows(bench: Any, dataset: str, source: Optional[str] = None) -> Tuple[List[Arch], Dict[str, np.ndarray]]:
