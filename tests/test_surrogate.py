@@ -130,6 +130,7 @@ def test_same_table_same_surrogate(bench, made, tmp_path):
             np.testing.assert_array_equal(first[target][1], pair[target][1])
 
 
+@pytest.mark.slow
 def test_calibration_cache_is_json_bound_to_the_digest(bench, tmp_path):
     fitted_module._FITTED.clear()
     sur = surrogate_for(bench, "indian_pines")
@@ -228,6 +229,7 @@ def test_full_space_proxy_errors(full, bench):
         run_search(make_searcher("zero_cost", proxy="naswot"), bare, Budget(trainings=3))
 
 
+@pytest.mark.slow
 def test_live_proxy_through_the_real_kernels(full, shared_datasets, monkeypatch):
     """A searcher's score query runs the real kernel, charged the given cost."""
     pytest.importorskip("torch")

@@ -30,7 +30,6 @@ _FITTED: Dict[Tuple[str, str, str], "Surrogate"] = {}
 class Target:
     """One predicted quantity: the fitted regressor, its conformal quantile, its CV scores."""
 
-    column: str
     regressor: Regressor
     quantile: float
     cv: Dict[str, float]
@@ -48,8 +47,10 @@ class Surrogate:
     targets: Dict[str, Target]
     level: float = LEVEL
     _support: Dict[Tuple[int, int], int] = field(default_factory=dict, repr=False)
+    _tabulated: frozenset = field(default=frozenset(), repr=False)
 
     def __post_init__(self) -> None:
+        self._tabulated = frozenset(self.archs)
         for a in self.archs:
             key = (a.depth, a.embed_dim)
             self._support[key] = self._support.get(key, 0) + 1
@@ -78,14 +79,7 @@ class Surrogate:
         return Prediction(arch=a, dataset=self.dataset, oa=oa, oa_interval=(oa - oa_half, oa + oa_half),
                           train_seconds=secs, train_seconds_interval=(secs - secs_half, secs + secs_half),
                           level=self.level, model=self.model, source=self.source, table_sha256=self.table_sha256,
-                          n_train=len(self.archs), support=self.support(a), tabulated=a in self._arch_set)
-
-    @property
-    def _arch_set(self) -> frozenset:
-        cached = self.__dict__.get("_archs_frozen")
-        if cached is None:
-            cached = self.__dict__["_archs_frozen"] = frozenset(self.archs)
-        return cached
+                          n_train=len(self.archs), support=self.support(a), tabulated=a in self._tabulated)
 
     def cv(self) -> Dict[str, Dict[str, float]]:
         """Cross-validated scores of each target (Spearman, RMSE, interval coverage) from calibration."""
@@ -168,7 +162,7 @@ def surrogate_for(bench: Any, dataset: str, *, source: Optional[str] = None,
         archs, ys = training_rows(bench, ds, name)
         x, _ = features(archs, ds)
         calib = _calibration(key, x, ys)
-        targets = {t: Target(f"metric_{t}", Regressor.fit(model, x, y), calib[t]["quantile"],
+        targets = {t: Target(Regressor.fit(model, x, y), calib[t]["quantile"],
                              {k: v for k, v in calib[t].items() if k != "quantile"}) for t, y in ys.items()}
         if not all(math.isfinite(t.quantile) for t in targets.values()):
             raise NoAccuracyError(f"the {name!r} table for {dataset!r} gave a non-finite interval; check its OA column")
