@@ -1,7 +1,7 @@
 """Speed of the simulated-cost runner (a benchmark, not a test).
 
 Reports (1) simulated evaluations per second of the runner loop itself, driven by random search
-over a trainings budget, and (2) wall time of 100 seeds x 1000-step regularised evolution,
+over a trainings budget, with 1 and 16 asynchronous workers, and (2) wall time of 100 seeds x 1000-step regularised evolution,
 DataFrame construction included. Runs on the imported reference when available
 (``--source``), otherwise on a synthetic table of the same shape, which times the same code.
 
@@ -67,6 +67,13 @@ def main() -> None:
         re_t = best_of(lambda: run_many(RegularizedEvolution(), problem, Budget(trainings=steps), seeds=seeds))
         re_df = best_of(lambda: run_many(RegularizedEvolution(), problem, Budget(trainings=steps), seeds=seeds).frame)
     print(f"runner, random search, {seeds} seeds x {steps} trainings: {rs:.3f} s = {seeds * steps / rs:,.0f} evaluations/s")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for workers in (1, 16):
+            for name, cls in (("random search", RandomSearch), ("regularised evolution", RegularizedEvolution)):
+                t = best_of(lambda: run_many(cls(), problem, Budget(trainings=steps), seeds=seeds, n_workers=workers))
+                print(f"{workers:2d} asynchronous worker(s), {name}, {seeds} seeds x {steps} trainings: {t:.3f} s = "
+                      f"{seeds * steps / t:,.0f} evaluations/s")
     print(f"regularised evolution, {seeds} seeds x {steps} steps: {re_t:.3f} s "
           f"({seeds * steps / re_t:,.0f} evaluations/s); with the results DataFrame: {re_df:.3f} s")
 

@@ -197,6 +197,16 @@ class Benchmark:
 
         return score(arch, self._dataset(dataset), proxies=proxies, **kwargs)
 
+    def predict(self, arch: ArchLike, dataset: str, *, source: Optional[str] = None, model: Optional[str] = None):
+        """Surrogate prediction (OA, training seconds, 90 % intervals) for any architecture of the space.
+
+        Returns a :class:`hytasbench.surrogate.Prediction`, never a table record; the surrogate is
+        fitted to ``source``'s trained architectures at first use. See docs/surrogate.md.
+        """
+        from .surrogate import DEFAULT_MODEL, surrogate_for
+
+        return surrogate_for(self, dataset, source=source, model=model or DEFAULT_MODEL).predict(arch)
+
     def has(self, arch: ArchLike, dataset: str, field: Optional[str] = None, *, source: Optional[str] = None) -> bool:
         """Whether the table holds the architecture (and, given ``field``, a value for it)."""
         view = self._view(dataset, source)

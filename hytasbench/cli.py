@@ -118,7 +118,7 @@ def _extensions() -> Dict[str, Callable[[], Callable[[Any], None]]]:
     def loader(module: str) -> Callable[[], Callable[[Any], None]]:
         return lambda: __import__(module, fromlist=["add_parser"]).add_parser
     return {"report": loader("hytasbench.analysis.report"), "search": loader("hytasbench.nas.cli"),
-            "evaluate-proxy": loader("hytasbench.evaluate")}
+            "evaluate-proxy": loader("hytasbench.evaluate"), "predict": loader("hytasbench.surrogate.cli")}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -8,6 +8,7 @@ curves and tables. See docs/nas.md.
 from __future__ import annotations
 
 from .evolution import ProxyWarmStartEvolution, RegularizedEvolution
+from .full_space import FullSpace, SurrogateProblem
 from .interface import SCORE, TRAIN, Query, Searcher, score, train
 from .local_search import LocalSearch
 from .problem import SearchProblem
@@ -18,7 +19,7 @@ from .space_view import TabulatedSpace
 from .surrogate import SurrogateSearch
 from .zero_cost import ZeroCostRanking
 
-__all__ = ["ALGORITHMS", "SCORE", "TRAIN", "Budget", "LocalSearch", "ProxyWarmStartEvolution", "Query",
-           "RandomSearch", "RegularizedEvolution", "SearchProblem", "SearchResults", "Searcher", "SurrogateSearch",
+__all__ = ["ALGORITHMS", "SCORE", "TRAIN", "Budget", "FullSpace", "LocalSearch", "ProxyWarmStartEvolution", "Query",
+           "RandomSearch", "RegularizedEvolution", "SearchProblem", "SearchResults", "Searcher", "SurrogateProblem", "SurrogateSearch",
            "TabulatedSpace", "Trajectory", "ZeroCostRanking", "expected_best_of_n", "make_searcher", "run_many",
            "run_search", "score", "train"]

@@ -81,6 +81,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         f"(default {DEFAULT_NEIGHBOURS})")
     p.add_argument("--at", type=float, nargs="+",
                    help="report regret at these budgets (seconds or trainings); default: 1/4, 1/2, all")
+    p.add_argument("--space", choices=("table", "full"), default="table",
+                   help="'table': the tabulated architectures (default); 'full': the whole space, OA and cost "
+                        "from the surrogate fitted to the table (docs/surrogate.md)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="evaluations in flight at once, results in order of simulated finish time (default 1)")
+    p.add_argument("--synchronous", action="store_true",
+                   help="with --workers: run synchronous batches instead of asynchronous workers")
+    p.add_argument("--pool", type=int, default=None,
+                   help="--space full: size of the seeded uniform sample random draws come from (default 10000)")
+    p.add_argument("--noise-seed", type=int, default=0,
+                   help="--space full: seed of the noise drawn from the surrogate's predictive distribution")
     p.add_argument("--source", help="table source: 'hytas', 'hytasbench' or a table-set folder")
     p.add_argument("--out", help="write every evaluation of every seed to this CSV")
     p.add_argument("--curve", help="write the regret curve (mean, spread over seeds) to this CSV")
@@ -129,10 +140,21 @@ def _search(args: argparse.Namespace) -> int:
     bench = Benchmark(source=args.source)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        problem = SearchProblem.from_benchmark(bench, args.dataset, neighbours=args.neighbours,
-                                               proxy_seconds=_pairs(args.proxy_seconds, "--proxy-seconds"))
+        if args.space == "full":
+            from .full_space import DEFAULT_POOL, SurrogateProblem
+
+            problem = SurrogateProblem.from_benchmark(bench, args.dataset, pool=args.pool or DEFAULT_POOL,
+                                                      noise_seed=args.noise_seed,
+                                                      proxy_seconds=_pairs(args.proxy_seconds, "--proxy-seconds"))
+        else:
+            problem = SearchProblem.from_benchmark(bench, args.dataset, neighbours=args.neighbours,
+                                                   proxy_seconds=_pairs(args.proxy_seconds, "--proxy-seconds"))
     notes = [str(w.message) for w in caught]
-    results = [run_many(s, problem, budget, seeds=args.seeds, name=name) for name, s in searchers]
+    if args.space == "full":
+        notes.append(f"OA and training seconds are surrogate predictions with sampled noise (noise seed "
+                     f"{args.noise_seed}); regret is measured from the table's best OA, so it can be negative")
+    results = [run_many(s, problem, budget, seeds=args.seeds, name=name, n_workers=args.workers,
+                        synchronous=args.synchronous) for name, s in searchers]
     x, end = _axis(budget)
     if end != end:  # evaluations-only budget: report at the longest run's end
         end = max(t.end_seconds for r in results for t in r.trajectories)
@@ -154,13 +176,16 @@ def _search(args: argparse.Namespace) -> int:
         ax.figure.savefig(args.plot, dpi=120, bbox_inches="tight")
     if args.json:
         print(json.dumps({"dataset": problem.dataset, "source": problem.source, "budget": str(budget),
+                          "space": args.space, "workers": args.workers, "synchronous": args.synchronous,
                           "seeds": args.seeds, "best_oa_in_table": problem.best_oa, "notes": notes,
                           "final": final.reset_index().to_dict(orient="records"),
                           "at": {f"{a:g}": {alg: {"mean": table.loc[alg, ("mean", a)], "sem": table.loc[alg, ("sem", a)]}
                                             for alg in table.index} for a in at}}, indent=2, default=float))
         return 0
-    print(f"{problem.dataset} ({problem.source}): {problem.space.n} candidates, best OA {problem.best_oa:.4f}; "
-          f"budget {budget}; {args.seeds} seeds")
+    where = "the whole space" if args.space == "full" else f"{problem.space.n} candidates"
+    print(f"{problem.dataset} ({problem.source}): {where}, best OA in the table {problem.best_oa:.4f}; "
+          f"budget {budget}; {args.seeds} seeds; {args.workers} worker(s)"
+          + (" in synchronous batches" if args.synchronous else ""))
     for note in notes:
         print(f"note: {note}")
     print("\nat the end of the budget (mean over seeds):")

@@ -48,7 +48,10 @@ class RegularizedEvolution(Searcher):
     def _initial_query(self) -> Optional[Query]:
         """Next member of the first population: a random untrained candidate."""
         i = self._pool.draw()
-        return None if i is None else train(i)
+        if i is None:
+            return None
+        self._seen.add(i)
+        return train(i)
 
     def ask(self) -> Optional[Query]:
         if len(self._population) < self.population_size:
@@ -62,7 +65,10 @@ class RegularizedEvolution(Searcher):
                 parent, best = index, fitness
         children = [j for j in self._space.neighbours(parent) if j not in self._seen]
         child = self._rng.choice(children) if children else self._pool.draw()
-        return None if child is None else train(child)
+        if child is None:
+            return None
+        self._seen.add(child)  # at ask, so that parallel workers never get the same child twice
+        return train(child)
 
     def tell(self, query: Query, value: float) -> None:
         self._seen.add(query.index)
@@ -93,10 +99,13 @@ class ProxyWarmStartEvolution(RegularizedEvolution):
         if not self._screen.done:
             return self._screen.next_query()
         if self._ranked is None:
+            if not self._screen.complete:
+                return None  # parallel workers: wait for the last scores before ranking
             self._ranked = deque(self._screen.ranking())
         while self._ranked:
             i = self._ranked.popleft()
             if i not in self._seen:
+                self._seen.add(i)
                 return train(i)
         return super()._initial_query()  # fewer scored candidates than the population needs
 

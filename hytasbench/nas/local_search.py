@@ -52,10 +52,14 @@ class LocalSearch(Searcher):
         while not self._queue and self._improve():
             pass
         if self._queue:
-            return train(self._queue.pop())
-        self._current = None
-        start = self._pool.draw()
-        return None if start is None else train(start)
+            i = self._queue.pop()
+        else:
+            self._current = None
+            i = self._pool.draw()
+            if i is None:
+                return None
+        self._seen.add(i)  # at ask, so that parallel workers never get the same candidate twice
+        return train(i)
 
     def tell(self, query: Query, value: float) -> None:
         self._known[query.index] = value

@@ -18,6 +18,7 @@ from ..errors import MissingCostError, NoAccuracyError, UnknownFieldError
 from ..schema import EXTRA_VARIANTS, cost_column, metric_column, orientation, split_proxy_column
 from ..space import parse
 from .features import encode
+from .interface import SCORE, TRAIN
 from .space_view import DEFAULT_NEIGHBOURS, TabulatedSpace
 
 # Proxies computed analytically from the architecture, no GPU pass: charged 0 simulated seconds.
@@ -160,6 +161,22 @@ class SearchProblem:
         """Simulated seconds of one proxy evaluation for every candidate; raises if unknown."""
         self.check_proxies([name])
         return self._proxy_seconds[name]  # type: ignore[return-value]
+
+    def oracle(self) -> Callable[[str, int, Optional[str]], Tuple[float, float]]:
+        """``evaluate(kind, i, proxy) -> (value, simulated seconds)`` for the runner (Python lists: fast per item)."""
+        oa, train_seconds = self.oa.tolist(), self.train_seconds.tolist()
+        proxy_lists: Dict[str, Tuple[list, list]] = {}
+
+        def evaluate(kind: str, i: int, proxy: Optional[str]) -> Tuple[float, float]:
+            if kind == TRAIN:
+                return oa[i], train_seconds[i]
+            if kind == SCORE:
+                if proxy not in proxy_lists:
+                    proxy_lists[proxy] = (self.proxy_values(proxy).tolist(), self.proxy_seconds(proxy).tolist())
+                values, seconds = proxy_lists[proxy]
+                return values[i], seconds[i]
+            raise ValueError(f"query kind must be {TRAIN!r} or {SCORE!r}, got {kind!r}")
+        return evaluate
 
     @classmethod
     def from_benchmark(cls, bench, dataset: str, *, source: Optional[str] = None,

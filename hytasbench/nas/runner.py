@@ -9,6 +9,7 @@ candidate so far; regret is the best OA among all candidates minus the incumbent
 """
 from __future__ import annotations
 
+import heapq
 import math
 import operator
 from dataclasses import dataclass, field
@@ -67,35 +68,53 @@ class Trajectory:
     proxy: np.ndarray         # proxy name, None for trainings
     value: np.ndarray         # OA (fraction) or raw proxy score
     cost: np.ndarray          # simulated seconds of this evaluation
-    elapsed: np.ndarray       # simulated seconds spent when it finished
+    elapsed: np.ndarray       # simulated wall-clock seconds when it finished
     best_index: np.ndarray    # incumbent position after it (-1 before the first training)
     best_oa: np.ndarray       # incumbent OA after it (NaN before the first training)
     stop: str                 # "budget", "searcher" (ask returned None) or "max_steps"
     end_seconds: float        # simulated time at the end, cut-off evaluation included
+    start: Optional[np.ndarray] = None  # simulated seconds when it started (parallel workers overlap)
 
 
 def _resolve(problem: SearchProblem, index: Any) -> int:
     space = problem.space
     if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
         i = operator.index(index)
-        if 0 <= i < space.n:
+        if 0 <= i < len(space):
             return i
         raise ArchitectureNotInTableError(f"position {i}", problem.dataset, problem.source,
-                                          f"candidate positions are 0..{space.n - 1}")
+                                          f"candidate positions are 0..{len(space) - 1}")
     return space.index(index)
 
 
+def _check_workers(n_workers: Any) -> None:
+    if isinstance(n_workers, bool) or not isinstance(n_workers, (int, np.integer)) or n_workers < 1:
+        raise InvalidBudgetError(f"n_workers must be a positive integer, got {n_workers!r}")
+
+
 def run_search(searcher: Searcher, problem: SearchProblem, budget: Budget, seed: int = 0,
-               max_steps: int = DEFAULT_MAX_STEPS) -> Trajectory:
+               max_steps: int = DEFAULT_MAX_STEPS, n_workers: int = 1, synchronous: bool = False) -> Trajectory:
     """Run one seed of ``searcher`` against ``problem`` and return its trajectory.
 
-    ``max_steps`` guards against searchers that never stop asking for free (0 s) evaluations.
+    ``n_workers`` evaluations run in parallel in simulated time. Asynchronous (the default), as
+    syne-tune's simulator backend: whenever a worker is free the searcher is asked for the next
+    evaluation, which starts at the current simulated time; results are told in order of
+    simulated finish time (ties: in the order asked). ``synchronous=True`` runs batches instead:
+    ask ``n_workers`` evaluations, start them together, and ask again only when all have finished.
+    With one worker both are the sequential runner. ``ask()`` returning None while evaluations
+    are in flight means "wait for a result"; with none in flight it ends the run. A time budget
+    cuts off every evaluation that would finish after it; a count budget stops at the completion
+    that reaches it (evaluations still in flight are abandoned, never told).
+    ``max_steps`` (number of asks) guards against searchers that never stop asking for free (0 s)
+    evaluations.
     """
     if not isinstance(budget, Budget):
         raise InvalidBudgetError(f"budget must be a hytasbench.nas.Budget, got {type(budget).__name__}")
+    _check_workers(n_workers)
     problem.check_proxies(searcher.required_proxies())
     searcher.reset(problem.space, np.random.default_rng(seed))
-    oa, train_seconds = problem.oa.tolist(), problem.train_seconds.tolist()  # Python floats: faster per item
+    evaluate = problem.oracle()
+    space = problem.space
     seconds = math.inf if budget.seconds is None else float(budget.seconds)
     max_train = budget.trainings or math.inf
     max_eval = budget.evaluations or math.inf
@@ -104,38 +123,42 @@ def run_search(searcher: Searcher, problem: SearchProblem, budget: Budget, seed:
     proxies: List[Optional[str]] = []
     values: List[float] = []
     costs: List[float] = []
+    starts: List[float] = []
     times: List[float] = []
     best_idx: List[int] = []
     best_val: List[float] = []
-    proxy_lists: Dict[str, Tuple[List[float], List[float]]] = {}
-    elapsed, n_train, best, best_i, stop = 0.0, 0, -math.inf, -1, "max_steps"
-    for _ in range(max_steps):
-        query = searcher.ask()
-        if query is None:
-            stop = "searcher"
+    flight: List[Tuple[float, int, float, float, float, Query]] = []  # heap: finish, order, start, value, cost
+    now, n_train, best, best_i, asks, stop = 0.0, 0, -math.inf, -1, 0, "max_steps"
+    while True:
+        waiting = False
+        if not synchronous or not flight:
+            while len(flight) < n_workers and asks < max_steps:
+                query = searcher.ask()
+                asks += 1
+                if query is None:
+                    waiting = True
+                    break
+                kind, index, proxy = query
+                if type(index) is int and 0 <= index < len(space):
+                    i = index
+                else:
+                    i = _resolve(problem, index)
+                    query = Query(kind, i, proxy)  # searchers are always told positions
+                value, cost = evaluate(kind, i, proxy)
+                if not cost >= 0:
+                    what = "training" if kind == TRAIN else f"proxy {proxy!r}"
+                    raise MissingCostError(f"no recorded {what} time for {space.strings[i]} on {problem.dataset!r}; "
+                                           "the runner charges every evaluation its recorded time and never invents one")
+                heapq.heappush(flight, (now + cost, asks, now, value, cost, query))
+        if not flight:
+            stop = "searcher" if waiting else "max_steps"
             break
-        kind, index, proxy = query
-        if type(index) is int and 0 <= index < len(oa):
-            i = index
-        else:
-            i = _resolve(problem, index)
-            query = Query(kind, i, proxy)  # searchers are always told positions
-        if kind == TRAIN:
-            value, cost = oa[i], train_seconds[i]
-        elif kind == SCORE:
-            if proxy not in proxy_lists:
-                proxy_lists[proxy] = (problem.proxy_values(proxy).tolist(), problem.proxy_seconds(proxy).tolist())
-            value, cost = proxy_lists[proxy][0][i], proxy_lists[proxy][1][i]
-        else:
-            raise ValueError(f"query kind must be {TRAIN!r} or {SCORE!r}, got {kind!r}")
-        if not cost >= 0:
-            what = "training" if kind == TRAIN else f"proxy {proxy!r}"
-            raise MissingCostError(f"no recorded {what} time for {problem.space.strings[i]} on {problem.dataset!r}; "
-                                   "the runner charges every evaluation its recorded time and never invents one")
-        if elapsed + cost > seconds:
-            elapsed, stop = seconds, "budget"
+        finish, _, start, value, cost, query = heapq.heappop(flight)
+        if finish > seconds:
+            now, stop = seconds, "budget"
             break
-        elapsed += cost
+        now = finish
+        kind, i, proxy = query
         if kind == TRAIN:
             n_train += 1
             if value > best:
@@ -145,7 +168,8 @@ def run_search(searcher: Searcher, problem: SearchProblem, budget: Budget, seed:
         proxies.append(proxy)
         values.append(value)
         costs.append(cost)
-        times.append(elapsed)
+        starts.append(start)
+        times.append(now)
         best_idx.append(best_i)
         best_val.append(best)
         searcher.tell(query, value)
@@ -157,7 +181,7 @@ def run_search(searcher: Searcher, problem: SearchProblem, budget: Budget, seed:
     return Trajectory(seed, np.asarray(kinds, dtype=object), np.asarray(indices, dtype=np.int64),
                       np.asarray(proxies, dtype=object), np.asarray(values, dtype=float),
                       np.asarray(costs, dtype=float), np.asarray(times, dtype=float),
-                      np.asarray(best_idx, dtype=np.int64), best_arr, stop, elapsed)
+                      np.asarray(best_idx, dtype=np.int64), best_arr, stop, now, np.asarray(starts, dtype=float))
 
 
 @dataclass
@@ -172,7 +196,7 @@ class SearchResults:
 
     @property
     def frame(self):
-        """One row per evaluation: algorithm, seed, step, kind, arch, proxy, value, cost, elapsed,
+        """One row per evaluation: algorithm, seed, step, kind, arch, proxy, value, cost, start, elapsed,
         trainings so far, incumbent arch and OA, regret (NaN before the first training)."""
         import pandas as pd
 
@@ -191,6 +215,7 @@ class SearchResults:
             "proxy": np.concatenate([x.proxy for x in t]) if t else np.zeros(0, object),
             "value": np.concatenate([x.value for x in t]) if t else np.zeros(0),
             "cost": np.concatenate([x.cost for x in t]) if t else np.zeros(0),
+            "start": np.concatenate([x.start for x in t]) if t else np.zeros(0),
             "elapsed": np.concatenate([x.elapsed for x in t]) if t else np.zeros(0),
             "trainings": np.concatenate([np.cumsum(x.kind == TRAIN) for x in t]) if t else np.zeros(0, np.int64),
             "best_arch": np.where(best_index >= 0, strings[np.maximum(best_index, 0)], None),
@@ -217,10 +242,10 @@ class SearchResults:
 
 def run_many(searcher: Searcher, problem: SearchProblem, budget: Budget,
              seeds: Union[int, Iterable[int]] = 10, name: Optional[str] = None,
-             max_steps: int = DEFAULT_MAX_STEPS) -> SearchResults:
-    """Run ``searcher`` once per seed (``seeds`` = a count n means seeds 0..n-1)."""
+             max_steps: int = DEFAULT_MAX_STEPS, n_workers: int = 1, synchronous: bool = False) -> SearchResults:
+    """Run ``searcher`` once per seed (``seeds`` = a count n means seeds 0..n-1); workers as in :func:`run_search`."""
     seed_list: Sequence[int] = range(seeds) if isinstance(seeds, (int, np.integer)) else list(seeds)
     if len(seed_list) == 0:
         raise ValueError(f"seeds must name at least one seed, got {seeds!r}")
-    trajectories = [run_search(searcher, problem, budget, int(s), max_steps) for s in seed_list]
+    trajectories = [run_search(searcher, problem, budget, int(s), max_steps, n_workers, synchronous) for s in seed_list]
     return SearchResults(name or type(searcher).__name__, problem, budget, trajectories, searcher.get_params())

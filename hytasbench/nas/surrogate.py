@@ -8,7 +8,7 @@ than per training keeps 50-seed studies fast; the forest is seeded from the run'
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -47,12 +47,13 @@ class SurrogateSearch(Searcher):
         self._to_score: List[Tuple[int, str]] = [(int(i), p) for i in self._pool[::-1] for p in self.proxies[::-1]]
         self._queue: List[int] = [int(i) for i in self._pool[:self.n_init][::-1]]
         self._trained: Dict[int, float] = {}
+        self._asked: Set[int] = set()  # trainings asked for, told or still in flight (parallel workers)
 
     def _next_batch(self) -> List[int]:
         """Fit the forest on the trained candidates; the best-predicted untrained ones, best last."""
         from sklearn.ensemble import RandomForestRegressor
 
-        untrained = np.array([i for i in self._pool if i not in self._trained], dtype=np.int64)
+        untrained = np.array([i for i in self._pool if i not in self._asked], dtype=np.int64)
         if len(untrained) == 0:
             return []
         trained = np.fromiter(self._trained, dtype=np.int64)
@@ -80,8 +81,14 @@ class SurrogateSearch(Searcher):
             i, proxy = self._to_score.pop()
             return score(i, proxy)
         if not self._queue:
+            if not self._trained:
+                return None  # parallel workers: wait for a first result before fitting
             self._queue = self._next_batch()
-        return train(self._queue.pop()) if self._queue else None
+        if not self._queue:
+            return None
+        i = self._queue.pop()
+        self._asked.add(i)
+        return train(i)
 
     def tell(self, query: Query, value: float) -> None:
         if query.kind == SCORE:

@@ -37,6 +37,11 @@ class ProxyScreen:
     def done(self) -> bool:
         return self._next >= len(self._pending)
 
+    @property
+    def complete(self) -> bool:
+        """Every candidate asked for has been scored (differs from ``done`` only with parallel workers)."""
+        return self.done and len(self._scores) >= len(self._pending)
+
     def next_query(self) -> Query:
         self._next += 1
         return score(self._pending[self._next - 1], self.proxy)
@@ -82,6 +87,8 @@ class ZeroCostRanking(Searcher):
         if not self._screen.done:
             return self._screen.next_query()
         if self._ranked is None:
+            if not self._screen.complete:
+                return None  # parallel workers: wait for the last scores before ranking
             self._ranked = self._screen.ranking()[:self.top_k]
             self._ranked.reverse()  # pop() from the end = best first
         return train(self._ranked.pop()) if self._ranked else None
