@@ -155,3 +155,11 @@ class UnknownProxyOptionError(HytasError, ValueError):
     def __init__(self, proxy: str, option: object, allowed: Iterable[str]):
         self.proxy, self.option, self.allowed = proxy, option, list(allowed)
         super().__init__(f"proxy {proxy!r} has no option {option!r}{_allowed(self.allowed)}")
+
+
+class InvalidProtocolError(HytasError, ValueError):
+    """A training protocol name or setting that does not exist or does not fit the model."""
+
+    def __init__(self, message: str, allowed: Optional[Iterable] = None):
+        self.allowed = None if allowed is None else list(allowed)
+        super().__init__(f"invalid training protocol: {message}{_allowed(self.allowed)}")

@@ -147,7 +147,7 @@ def test_hytas_epoch_order():
                                   test_rc=toy.train_rc, test_labels=toy.train_labels)
     r = train_and_evaluate(TINY, swapped, TrainConfig(epochs=1, epoch_sampler="hytas", batch_size=16, device="cpu",
                                                       threads=1, test_subset=10))
-    assert r.protocol == f"{PROTOCOL}+custom(epochs=1,batch_size=16,test_subset=10,epoch_sampler=hytas)"
+    assert r.protocol == "hytas-sampler+custom(epochs=1,batch_size=16,test_subset=10)"
     with pytest.raises(ValueError, match="epoch_sampler"):
         train_and_evaluate(TINY, _toy(), TrainConfig(epochs=1, epoch_sampler="nope"))
     with pytest.raises(ValueError, match="epochs must be at least 1"):
