@@ -135,6 +135,9 @@ def parser() -> argparse.ArgumentParser:
                       "protocol name in the tables says so)")
     what.add_argument("--test-subset", type=int, help="evaluate trained subnets on this many seeded random "
                       "test pixels instead of all (smoke builds; recorded in the protocol name)")
+    what.add_argument("--protocol", default="hytasbench-v1", help="training protocol of the train units: "
+                      "hytasbench-v1 (ours, default), hytas-sampler (emulated upstream sampler) with optional "
+                      "switches +lag, +caf8, +epoch-order (see docs/training.md); keys and tables carry its name")
     what.add_argument("--proxies", help="comma-separated subset of proxies (default: all the engine has)")
     what.add_argument("--data-root", help="dataset folder (default $HYTASBENCH_DATA or the cache)")
     what.add_argument("--ingest", nargs="+", metavar="PATH", help="training-result JSON files or folders "
@@ -204,7 +207,7 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
         raise BuildError("--epochs must be at least 1")
     if args.test_subset is not None and args.test_subset < 1:
         raise BuildError("--test-subset must be at least 1")
-    protocol, tag = train_protocol(args.epochs, args.test_subset)
+    protocol, tag = train_protocol(args.epochs, args.test_subset, args.protocol)
     max_attempts = max(1, args.retries + 1)
     out = args.out or tables_dir(args.source)
     wd = WorkDir(args.work, stale_after=args.stale_after)
@@ -256,7 +259,7 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
                     f"kinds {kinds}, {len(datasets)} dataset(s), {len(archs)} architecture(s), seeds {seeds}; "
                     f"protocol {protocol}; work dir {wd.root}; log {monitor.log_path}")
         plan = Plan(todo, str(wd.root), RunnerConfig(args.data_root, args.epochs, args.test_subset, args.threads,
-                    args.proxies.split(",") if args.proxies else None), max_attempts, args.stale_after, owner=owner)
+                    args.proxies.split(",") if args.proxies else None, args.protocol), max_attempts, args.stale_after, owner=owner)
         deadline = time.time() + parse_duration(args.time_limit) if args.time_limit else None
         if args.refresh_stale:
             where = "cpu" if args.device == "cpu" else f"cuda:{devices(args)[0][1]}"

@@ -25,6 +25,7 @@ import pandas as pd
 from hytasbench import __version__, space
 from hytasbench.errors import BuildError
 from hytasbench.schema import ARCH_COLUMNS, ORIENTATION, PROVENANCE_COLUMNS, cost_column
+from hytasbench.protocols import describe
 from hytasbench.tables import write_table_set
 
 from .revisions import stale_proxies, without_stale
@@ -191,7 +192,8 @@ def merge(wd: WorkDir, units: Sequence[Unit], out: os.PathLike, *, source: str, 
         time.sleep(0.5)
     try:
         return write_table_set(out, frames, source=source, protocol=protocol, build=build, absent=absent,
-                               description=build.get("description", ""), notes=build.get("notes", []))
+                               description=build.get("description", ""), notes=build.get("notes", []),
+                               extra={"protocol_description": describe(protocol)})
     finally:
         lock.release()
 

@@ -25,6 +25,8 @@ from .errors import InvalidProtocolError
 
 PROTOCOL = "hytasbench-v1"
 HYTAS_SAMPLER = "hytas-sampler"
+#: The protocol name of the imported authors' rows (builders.import_hytas).
+PUBLISHED = "hytas-upstream"
 BASES: Tuple[str, ...] = (PROTOCOL, HYTAS_SAMPLER)
 #: Emulation switches in name order.
 SWITCHES: Tuple[str, ...] = ("lag", "caf8", "epoch-order")
@@ -34,6 +36,10 @@ HYTAS_SAMPLER_FULL = HYTAS_SAMPLER + "".join("+" + s for s in SWITCHES)
 HYTAS_SAMPLER_SINGLE: Tuple[str, ...] = tuple(f"{HYTAS_SAMPLER}+{s}" for s in SWITCHES)
 
 _DESCRIPTIONS = {
+    PUBLISHED: ("hytas-upstream: the HyTAS authors' published results, one run per architecture on 5 GPUs; the "
+                "settings of the retraining behind them are not recorded in their committed code (at the pinned "
+                "commit its loader is set to take_fewshot = True, one training pixel per class, which yields no "
+                "training step at all under its sampler); see docs/training.md"),
     PROTOCOL: ("hytasbench-v1 (ours, not the protocol behind the published OA): AdamW lr 3.125e-4, weight decay "
                "0.005, 5 warm-up epochs from 1e-6, cosine to 1e-5 over 300 epochs, each epoch a shuffled pass over "
                "all training pixels in batches of 64 (11 steps on Indian Pines), cross-entropy, drop path 0.1, "
@@ -104,6 +110,8 @@ def canonical(name: str) -> str:
 def describe(name: str) -> str:
     """One sentence on what a protocol name means; names this module cannot read are returned as
     they are (e.g. the imported authors' rows, whose protocol is the authors' own)."""
+    if name == PUBLISHED:
+        return _DESCRIPTIONS[PUBLISHED] + "."
     try:
         p = parse(name)
     except InvalidProtocolError:

@@ -11,7 +11,7 @@ import torch
 
 from hytasbench.datasets.load import HSIData, load_dataset
 from hytasbench.datasets.synthetic import synthetic_cube
-from hytasbench.model import build_model, count_flops, count_params
+from hytasbench.model import build_model, count_flops, count_params, vit_reference
 from hytasbench.train import PROTOCOL, TrainConfig, lr_at, main, param_groups, pick_test_pixels, train_and_evaluate
 
 TINY = "e32-h4534-r1412"  # HyTAS-2000 id 397, the smallest by FLOPs
@@ -88,6 +88,8 @@ def test_spectralformer_and_prebuilt_models_train():
     data = _toy()
     r = train_and_evaluate("spectralformer", data, TrainConfig(epochs=1, device="cpu", threads=1))
     assert r.arch == "spectralformer" and r.arch_id is None
+    r = train_and_evaluate("ViT", data, TrainConfig(epochs=1, device="cpu", threads=1))
+    assert r.arch == "vit" and r.arch_id is None and r.params == count_params(vit_reference(6, 3, 3))
     model = build_model(TINY, 6, 3, 3)
     r = train_and_evaluate(model, data, TrainConfig(epochs=1, device="cpu", threads=1))
     assert r.arch == TINY
