@@ -12,7 +12,6 @@ import torch.nn.functional as F
 from builders.units import protocol_tag, train_columns
 from hytasbench import protocols
 from hytasbench.datasets.load import HSIData
-from hytasbench.datasets.synthetic import synthetic_cube
 from hytasbench.errors import InvalidProtocolError
 from hytasbench.model import build_model, count_params
 from hytasbench.train import (HYTAS_SAMPLER_FULL, TrainConfig, epoch_generator, hytas_epoch_order, lr_at,
@@ -21,21 +20,10 @@ from hytasbench.train import (HYTAS_SAMPLER_FULL, TrainConfig, epoch_generator, 
 TINY = "e32-h4534-r1412"  # HyTAS-2000 id 397
 
 
-def _toy() -> HSIData:
-    """280 training pixels (>= 256, so upstream's sampler yields a step), 70 test pixels, 3 classes."""
-    labels = np.zeros((24, 24), int)
-    labels[2:10, 2:22], labels[12:22, 2:12], labels[12:22, 13:22] = 1, 2, 3
-    cube = synthetic_cube(labels, 3, 6, seed=0, noise=1.0)
-    rows, cols = np.nonzero(labels)
-    rc, y = np.stack([rows, cols], 1), labels[rows, cols] - 1
-    test = np.arange(len(y)) % 5 == 0
-    return HSIData("toy", cube, rc[~test], y[~test], rc[test], y[test], ("a", "b", "c"), 3)
-
-
-def _run(protocol: str, **kw):
+def _run(protocol: str, data: HSIData, **kw):
     cfg = TrainConfig.for_protocol(protocol, **{"epochs": 3, "batch_size": 16, "device": "cpu", "threads": 1,
                                                 "test_subset": 10, **kw})
-    return train_and_evaluate(TINY, _toy(), cfg)
+    return train_and_evaluate(TINY, data, cfg)
 
 
 def test_names_say_which_emulation():
@@ -83,8 +71,8 @@ def test_work_dir_tags_stable_and_distinct():
     assert protocol_tag(HYTAS_SAMPLER_FULL) == "hs-lag-caf8-eo"
 
 
-def test_lag_switch_keeps_epochs_0_and_1_at_the_warmup_rate():
-    plain, lagged = _run("hytas-sampler"), _run("hytas-sampler+lag")
+def test_lag_switch_keeps_epochs_0_and_1_at_the_warmup_rate(toy280):
+    plain, lagged = _run("hytas-sampler", toy280), _run("hytas-sampler+lag", toy280)
     cfg = TrainConfig()
     assert [h["lr"] for h in plain.history] == pytest.approx([1e-6, lr_at(1, cfg), lr_at(2, cfg)])
     assert [h["lr"] for h in lagged.history] == pytest.approx([1e-6, 1e-6, lr_at(1, cfg)])
@@ -94,15 +82,15 @@ def test_lag_switch_keeps_epochs_0_and_1_at_the_warmup_rate():
     assert lr_at(299, full) == lr_at(298, cfg) and lr_at(5, full) == pytest.approx(1e-6 + 4 * (3.125e-4 - 1e-6) / 5)
 
 
-def test_caf8_switch_trains_eight_fusions():
-    plain, eight = _run("hytas-sampler", epochs=1), _run("hytas-sampler+caf8", epochs=1)
+def test_caf8_switch_trains_eight_fusions(toy280):
+    plain, eight = _run("hytas-sampler", toy280, epochs=1), _run("hytas-sampler+caf8", toy280, epochs=1)
     assert plain.params == count_params(build_model(TINY, 6, 3, 3))
     assert eight.params == count_params(build_model(TINY, 6, 3, 3, fusions=8))
     per_fusion = 2 * 7 * 7 + 7  # Conv2d(7, 7, (1, 2)) over 6 band tokens + the class token
     assert eight.params - plain.params == 6 * per_fusion and eight.flops > plain.flops
     assert eight.config["caf_fusions"] == 8
     with pytest.raises(InvalidProtocolError, match="caf8"):
-        train_and_evaluate("spectralformer", _toy(), TrainConfig(caf_fusions=8, epochs=1, device="cpu"))
+        train_and_evaluate("spectralformer", toy280, TrainConfig(caf_fusions=8, epochs=1, device="cpu"))
 
 
 def _upstream_rank_batches(perm: list, rank: int, world: int = 5, batch: int = 64) -> list:
@@ -144,7 +132,7 @@ def test_five_gpu_gradient_average_is_the_320_batch_gradient():
         assert torch.allclose(g, torch.stack(gs).mean(0), atol=1e-7, rtol=1e-4)
 
 
-def test_epoch_order_switch_gives_every_run_the_same_data():
+def test_epoch_order_switch_gives_every_run_the_same_data(toy280):
     runs = [TrainConfig(seed=s, epoch_sampler="hytas", epoch_seeded_order=on) for s in (0, 1) for on in (False, True)]
     orders = [[hytas_epoch_order(695, 64, epoch_generator(c, e, g)).tolist() for e in range(3)]
               for c in runs for g in [torch.Generator().manual_seed(c.seed)]]
@@ -152,17 +140,17 @@ def test_epoch_order_switch_gives_every_run_the_same_data():
     assert orders[1][0] != orders[1][1]  # a new permutation each epoch
     upstream = torch.randperm(695, generator=torch.Generator().manual_seed(2))  # RASampler after set_epoch(2)
     assert orders[1][2] == upstream.repeat_interleave(3)[:320].tolist()
-    data = _toy()
+    data = toy280
     rc, y = training_pixels(data, runs[1])
     assert np.array_equal(y, np.sort(data.train_labels)) and sorted(map(tuple, rc)) == sorted(map(tuple, data.train_rc))
     for c in range(3):  # row-major within a class, as upstream's chooose_train_and_test_point
         assert np.array_equal(rc[y == c], data.train_rc[data.train_labels == c])
-    a, b = _run("hytas-sampler+epoch-order", epochs=1, seed=0), _run("hytas-sampler+epoch-order", epochs=1, seed=1)
+    a, b = (_run("hytas-sampler+epoch-order", data, epochs=1, seed=s) for s in (0, 1))
     assert a.protocol == b.protocol == "hytas-sampler+epoch-order+custom(epochs=1,batch_size=16,test_subset=10)"
     assert a.history[0]["loss"] != b.history[0]["loss"]  # the seed still sets the initialisation
 
 
-def test_result_columns_use_todays_name():
-    r = dataclasses.asdict(_run("hytas-sampler", epochs=1))
+def test_result_columns_use_todays_name(toy280):
+    r = dataclasses.asdict(_run("hytas-sampler", toy280, epochs=1))
     r["protocol"] = "hytasbench-v1+custom(epoch_sampler=hytas)"
     assert train_columns(r)["protocol"] == "hytas-sampler"
