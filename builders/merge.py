@@ -25,7 +25,7 @@ import pandas as pd
 from hytasbench import __version__, space
 from hytasbench.errors import BuildError
 from hytasbench.schema import ARCH_COLUMNS, ORIENTATION, PROVENANCE_COLUMNS, cost_column
-from hytasbench.protocols import describe
+from hytasbench.protocols import SYNTHETIC_SUFFIX, describe
 from hytasbench.tables import write_table_set
 
 from .revisions import stale_proxies, without_stale
@@ -166,7 +166,7 @@ def merge(wd: WorkDir, units: Sequence[Unit], out: os.PathLike, *, source: str, 
     failures: List[Dict[str, str]] = []
     for (ds, synthetic), us in by_ds.items():
         d = _Dataset(ds, us, wd, max_attempts)
-        row_protocol = protocol + ("+synthetic-cube" if synthetic else "")
+        row_protocol = protocol + (SYNTHETIC_SUFFIX if synthetic else "")
         rows = d.rows(source, row_protocol)
         coverage[ds] = {"architectures": len(d.archs), "seeds": d.seeds, "synthetic_cube": synthetic,
                         "protocol": row_protocol, "units": d.counts, "stale_proxy_scores": d.stale}

@@ -27,6 +27,8 @@ PROTOCOL = "hytasbench-v1"
 HYTAS_SAMPLER = "hytas-sampler"
 #: The protocol name of the imported authors' rows (builders.import_hytas).
 PUBLISHED = "hytas-upstream"
+#: What a build appends to the protocol of rows trained on a synthetic cube.
+SYNTHETIC_SUFFIX = "+synthetic-cube"
 BASES: Tuple[str, ...] = (PROTOCOL, HYTAS_SAMPLER)
 #: Emulation switches in name order.
 SWITCHES: Tuple[str, ...] = ("lag", "caf8", "epoch-order")
@@ -112,6 +114,9 @@ def describe(name: str) -> str:
     they are (e.g. the imported authors' rows, whose protocol is the authors' own)."""
     if name == PUBLISHED:
         return _DESCRIPTIONS[PUBLISHED] + "."
+    if name.endswith(SYNTHETIC_SUFFIX):  # a build's rows on a synthetic cube (builders.merge)
+        return describe(name[:-len(SYNTHETIC_SUFFIX)]).rstrip(".") + \
+            "; on a synthetic cube of the real shape and label map, not the real data."
     try:
         p = parse(name)
     except InvalidProtocolError:
