@@ -83,15 +83,9 @@ def compare(results: List[Dict[str, Any]], baseline: Mapping[str, float]) -> Lis
     """Group results by (protocol in today's spelling, seed) and set each against ``baseline``
     (arch -> OA). A second result of the same architecture in a group replaces the first, with a
     warning on stderr (the same run found in two folders)."""
-    from hytasbench.errors import InvalidProtocolError
-    from hytasbench.protocols import canonical
-
     groups: Dict[Tuple[str, int], Comparison] = {}
     for d in results:
-        try:
-            protocol = canonical(d["protocol"])
-        except InvalidProtocolError:
-            protocol = d["protocol"]
+        protocol = _canonical(d["protocol"])
         c = groups.setdefault((protocol, int(d["seed"])), Comparison(protocol, int(d["seed"]), {}, {}, []))
         arch = d["arch"]
         if arch in c.oa:
@@ -101,6 +95,17 @@ def compare(results: List[Dict[str, Any]], baseline: Mapping[str, float]) -> Lis
             continue
         c.oa[arch], c.baseline[arch] = float(d["oa"]), float(baseline[arch])
     return [groups[k] for k in sorted(groups)]
+
+
+def _canonical(protocol: str) -> str:
+    """Today's spelling of a protocol name; a name it cannot read stays as it is."""
+    from hytasbench.errors import InvalidProtocolError
+    from hytasbench.protocols import canonical
+
+    try:
+        return canonical(protocol)
+    except InvalidProtocolError:
+        return protocol
 
 
 def _pm(mean_sd: Tuple[Optional[float], Optional[float]]) -> str:
@@ -170,7 +175,7 @@ def main() -> None:
             gap = f"{100 * (d['oa'] - pub.oa):+.2f}"
         except HytasError as exc:
             published, gap = f"not in the reference ({type(exc).__name__})", ""
-        print(f"| {name} | {d['protocol']} | {d['seed']} | {pct(d['oa'])} | {pct(d['aa'])} | {pct(d['kappa'])} | "
+        print(f"| {name} | {_canonical(d['protocol'])} | {d['seed']} | {pct(d['oa'])} | {pct(d['aa'])} | {pct(d['kappa'])} | "
               f"{pct(d['oa_best'])} ({d['oa_best_epoch']}) | {d['train_seconds']:.0f} s | {published} | {gap} |")
     if args.compare:
         results = load(args.results)
