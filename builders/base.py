@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from hytasbench.errors import BuildError, TableError
+from hytasbench.protocols import SYNTHETIC_SUFFIX
 from hytasbench.schema import split_proxy_column
 from hytasbench.tables import atomic_write_bytes, read_table_set
 
@@ -29,7 +30,6 @@ from .workdir import WorkDir
 #: none; the code that wrote them had CRoZe at revision 2 and every other kernel at 1, and merges
 #: left older-revision scores out, so every score in such a table is at these revisions.
 LEGACY_REVISIONS = {"croze": 2}
-SYNTHETIC_SUFFIX = "+synthetic-cube"
 
 
 def _is_value(v: Any) -> bool:

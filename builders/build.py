@@ -137,6 +137,9 @@ def parser() -> argparse.ArgumentParser:
                       "protocol name in the tables says so)")
     what.add_argument("--test-subset", type=int, help="evaluate trained subnets on this many seeded random "
                       "test pixels instead of all (smoke builds; recorded in the protocol name)")
+    what.add_argument("--protocol", default="hytasbench-v1", help="training protocol of the train units: "
+                      "hytasbench-v1 (ours, default), hytas-sampler (emulated upstream sampler) with optional "
+                      "switches +lag, +caf8, +epoch-order (see docs/training.md); keys and tables carry its name")
     what.add_argument("--proxies", help="comma-separated subset of proxies (default: all the engine has)")
     what.add_argument("--data-free", action="store_true", help="score only the kernels that read no pixels "
                       "(synflow, logsynflow, dss; params and FLOPs) from each dataset's shape: no dataset files "
@@ -220,7 +223,7 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
         raise BuildError("--epochs must be at least 1")
     if args.test_subset is not None and args.test_subset < 1:
         raise BuildError("--test-subset must be at least 1")
-    protocol, tag = train_protocol(args.epochs, args.test_subset)
+    protocol, tag = train_protocol(args.epochs, args.test_subset, args.protocol)
     user = None
     if args.user_proxy:
         user = UserProxy.from_spec(args.user_proxy, args.user_proxy_name, args.user_proxy_orientation)
@@ -302,8 +305,8 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
                     f"kinds {kinds}, {len(datasets)} dataset(s), {len(archs)} architecture(s), seeds {seeds}; "
                     f"protocol {protocol}; work dir {wd.root}; log {monitor.log_path}")
         plan = Plan(todo, str(wd.root), RunnerConfig(args.data_root, args.epochs, args.test_subset, args.threads,
-                    args.proxies.split(",") if args.proxies else None, user), max_attempts, args.stale_after,
-                    owner=owner)
+                    args.proxies.split(",") if args.proxies else None, protocol=args.protocol, user_proxy=user),
+                    max_attempts, args.stale_after, owner=owner)
         deadline = time.time() + parse_duration(args.time_limit) if args.time_limit else None
         if args.refresh_stale:
             where = "cpu" if args.device == "cpu" else f"cuda:{devices(args)[0][1]}"

@@ -24,12 +24,13 @@ from hytasbench import __version__, space
 from hytasbench.cache import tables_dir
 from hytasbench.errors import DownloadError, TableError
 from hytasbench.schema import cost_column, metric_column, proxy_column
+from hytasbench.protocols import PUBLISHED, describe
 from hytasbench.tables import atomic_write_bytes, sha256_file, write_table_set
 
 from . import hytas_layout as L
 
 SOURCE = "hytas"
-PROTOCOL = "hytas-upstream"
+PROTOCOL = PUBLISHED  # "hytas-upstream"
 CHECKSUMS: Dict[str, str] = json.loads((Path(__file__).with_name("hytas_files.json")).read_text())
 _ARCH_COLS = ["layer_num", "embed_dim", "num_heads", "mlp_ratio"]
 _ID_OF: Dict[str, int] = {str(a): i for i, a in enumerate(space.hytas2000(), start=1)}
@@ -291,7 +292,7 @@ def import_reference(source: Optional[Path] = None, dest: Optional[Path] = None)
                "upstream_repository": L.REPOSITORY, "upstream_commit": L.COMMIT,
                "files_matching_pinned_sha256": sum(checked.values()), "files_checked": len(checked)},
         absent=absent, notes=notes,
-        extra={"proxy_seconds_mean": proxy_seconds,
+        extra={"protocol_description": describe(PROTOCOL), "proxy_seconds_mean": proxy_seconds,
                "proxy_seconds_note": "mean seconds per architecture on one GPU, from upstream times.txt "
                                      "(hours for 2000 subnets / 2000); Indian Pines only"})
     return dest

@@ -24,6 +24,7 @@ import pandas as pd
 
 from hytasbench import __version__, space
 from hytasbench.errors import BuildError
+from hytasbench.protocols import SYNTHETIC_SUFFIX, describe
 from hytasbench.schema import (ARCH_COLUMNS, PROVENANCE_COLUMNS, cost_column, known_proxies, proxy_column,
                                split_proxy_column)
 from hytasbench.tables import write_table_set
@@ -186,7 +187,7 @@ def merge(wd: WorkDir, units: Sequence[Unit], out: os.PathLike, *, source: str, 
     failures: List[Dict[str, str]] = []
     for (ds, synthetic), us in by_ds.items():
         d = _Dataset(ds, us, wd, max_attempts)
-        row_protocol = protocol + ("+synthetic-cube" if synthetic else "")
+        row_protocol = protocol + (SYNTHETIC_SUFFIX if synthetic else "")
         rows = d.rows(source, row_protocol)
         coverage[ds] = {"architectures": len(d.archs), "seeds": d.seeds, "synthetic_cube": synthetic,
                         "protocol": row_protocol, "units": d.counts, "stale_proxy_scores": d.stale,
@@ -216,7 +217,8 @@ def merge(wd: WorkDir, units: Sequence[Unit], out: os.PathLike, *, source: str, 
     try:
         return write_table_set(out, frames, source=source, protocol=protocol, build=build, absent=absent,
                                description=build.get("description", ""), notes=build.get("notes", []),
-                               extra={"proxies": {**declarations(frames), **(declare or {})}})
+                               extra={"proxies": {**declarations(frames), **(declare or {})},
+                                      "protocol_description": describe(protocol)})
     finally:
         lock.release()
 

@@ -14,15 +14,14 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import platform
-import re
 import socket
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from hytasbench import __version__, space
-from hytasbench.errors import BuildError, HytasError
+from hytasbench import __version__, protocols, space
 from hytasbench.byop import UserProxy
+from hytasbench.errors import BuildError, HytasError, InvalidProtocolError
 from hytasbench.schema import cost_column, metric_column, proxy_column
 
 from .revisions import current_revisions, proxy_names
@@ -63,26 +62,34 @@ class Unit:
 _SHORT = {"epochs": "e", "test_subset": "t"}
 
 
-def train_protocol(epochs: Optional[int], test_subset: Optional[int] = None) -> Tuple[str, str]:
-    """(protocol name, key tag) of training with the builder's overrides (imports torch)."""
+_SWITCH_SHORT = {"lag": "lag", "caf8": "caf8", "epoch-order": "eo"}
+
+
+def train_protocol(epochs: Optional[int], test_subset: Optional[int] = None,
+                   protocol: str = protocols.PROTOCOL) -> Tuple[str, str]:
+    """(protocol name, key tag) of training under a named protocol with the builder's overrides
+    (imports torch)."""
     from hytasbench.train import TrainConfig
 
-    protocol = TrainConfig(epochs=epochs or TrainConfig.epochs, test_subset=test_subset).protocol_name()
-    return protocol, protocol_tag(protocol)
+    name = TrainConfig.for_protocol(protocol, epochs=epochs or TrainConfig.epochs,
+                                    test_subset=test_subset).protocol_name()
+    return name, protocol_tag(name)
 
 
 def protocol_tag(protocol: str) -> str:
-    """Key tag of a training protocol name: '' for the published protocol, ``e2-t200`` for the
-    builder's overrides (epochs, test subset), else a hash of the name: never two protocols per tag."""
-    from hytasbench.train import PROTOCOL
-
-    if protocol == PROTOCOL:
-        return ""
-    m = re.fullmatch(re.escape(PROTOCOL) + r"\+custom\((.*)\)", protocol)
-    items = [kv.partition("=") for kv in m.group(1).split(",")] if m else []
-    if items and all(k in _SHORT and v.isdigit() for k, _, v in items):
-        return "-".join(_SHORT[k] + v for k, _, v in items)
-    return "p" + hashlib.sha1(protocol.encode()).hexdigest()[:8]
+    """Key tag of a training protocol name: '' for hytasbench-v1 (so keys of earlier builds stay
+    as they were), ``e2-t200`` for its builder overrides (epochs, test subset), ``hs`` for the
+    emulated upstream sampler, then its switches (``hs-lag-caf8-eo``) and overrides (``hs-e2``);
+    any other deviation a hash of the canonical name. Older spellings of a protocol get the tag of
+    its canonical name; never two protocols per tag."""
+    try:
+        parts = protocols.parse(protocol)
+    except InvalidProtocolError:
+        return "p" + hashlib.sha1(protocol.encode()).hexdigest()[:8]
+    head = ([] if parts.base == protocols.PROTOCOL else ["hs"]) + [_SWITCH_SHORT[s] for s in parts.switches]
+    if all(k in _SHORT and v.isdigit() for k, v in parts.custom):
+        return "-".join(head + [_SHORT[k] + v for k, v in parts.custom])
+    return "p" + hashlib.sha1(protocols.canonical(protocol).encode()).hexdigest()[:8]
 
 
 def make_units(kinds: Sequence[str], datasets: Sequence[str], archs: Sequence[str], seeds: Sequence[int],
@@ -121,8 +128,8 @@ class RunnerConfig:
     test_subset: Optional[int] = None  # None: the whole test set (the protocol)
     threads: int = 1
     proxies: Optional[List[str]] = None  # None: every proxy the engine has
+    protocol: str = protocols.PROTOCOL  # a protocol name without custom deviations (hytasbench.protocols)
     user_proxy: Optional[UserProxy] = None  # proxies units run this user function instead of the engine
-    data_free: bool = False  # proxies units score data-free kernels from the dataset's shape (no files)
 
 
 class UnitRunner:
@@ -206,8 +213,8 @@ class UnitRunner:
     def _train(self, unit: Unit) -> Dict[str, Any]:
         from hytasbench.train import TrainConfig, train_and_evaluate
 
-        cfg = TrainConfig(seed=int(unit.seed or 0), device=self.device, threads=self.config.threads,
-                          test_subset=self.config.test_subset)
+        cfg = TrainConfig.for_protocol(self.config.protocol, seed=int(unit.seed or 0), device=self.device,
+                                       threads=self.config.threads, test_subset=self.config.test_subset)
         if self.config.epochs is not None:
             cfg.epochs = self.config.epochs
         result = train_and_evaluate(unit.arch, self.data(unit.dataset, unit.synthetic), cfg)
@@ -219,7 +226,10 @@ def train_columns(result: Dict[str, Any]) -> Dict[str, Any]:
     cols = {metric_column(m): result[m] for m in ("oa", "aa", "kappa", "oa_best", "class_acc", "train_seconds")}
     cols[cost_column("params")] = int(result["params"])
     cols[cost_column("flops")] = int(result["flops"])
-    cols["protocol"] = result["protocol"]
+    try:  # today's spelling (older results say hytasbench-v1+custom(epoch_sampler=hytas))
+        cols["protocol"] = protocols.canonical(result["protocol"])
+    except InvalidProtocolError:
+        cols["protocol"] = result["protocol"]
     cols["device"] = result["device"]
     cols["split_seed"] = result.get("split_seed")
     return cols

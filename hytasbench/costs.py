@@ -30,28 +30,49 @@ class ModelConfig:
     num_classes: int
     band_patch: int
     qkv_bias: bool = True
+    #: CAF fusions: None = one per block from index 2 on (depth - 2, ours); upstream's supernet ran
+    #: 8 whatever the depth (the extra ones between identity blocks); 0 = none (plain ViT).
+    fusions: Optional[int] = None
+    #: "bands": one token per band holding its group-wise 7x7 patch (SpectralFormer, HyTAS);
+    #: "pixels": one token per pixel of the 7x7 neighbourhood holding its spectrum (plain ViT).
+    tokens_from: str = "bands"
 
     @property
     def depth(self) -> int:
         return len(self.num_heads)
 
     @property
+    def num_fusions(self) -> int:
+        return max(self.depth - 2, 0) if self.fusions is None else self.fusions
+
+    @property
+    def positions(self) -> int:
+        """Block positions the forward pass walks: the blocks, then identity positions that only
+        fuse (upstream's 10-layer supernet with fewer active blocks)."""
+        return max(self.depth, self.num_fusions + 2 if self.num_fusions else 0)
+
+    @property
+    def input_tokens(self) -> int:
+        return SPATIAL_PATCH * SPATIAL_PATCH if self.tokens_from == "pixels" else self.bands
+
+    @property
     def tokens(self) -> int:
-        return self.bands + 1
+        return self.input_tokens + 1
 
     @property
     def patch_dim(self) -> int:
-        return SPATIAL_PATCH * SPATIAL_PATCH * self.band_patch
+        return self.bands if self.tokens_from == "pixels" else SPATIAL_PATCH * SPATIAL_PATCH * self.band_patch
 
     def inner_dim(self, i: int) -> int:
         """Width of block i's attention: heads of size embed_dim // heads (may be < embed_dim)."""
         return self.num_heads[i] * (self.embed_dim // self.num_heads[i])
 
 
-def config_for(arch: ArchLike, bands: int, num_classes: int, band_patch: int) -> ModelConfig:
+def config_for(arch: ArchLike, bands: int, num_classes: int, band_patch: int,
+               fusions: Optional[int] = None) -> ModelConfig:
     a = parse(arch)
     return ModelConfig(a.embed_dim, a.num_heads, tuple(int(a.embed_dim * r) for r in a.mlp_ratio),
-                       bands, num_classes, band_patch)
+                       bands, num_classes, band_patch, fusions=fusions)
 
 
 def spectralformer_config(bands: int, num_classes: int, band_patch: int) -> ModelConfig:
@@ -60,6 +81,15 @@ def spectralformer_config(bands: int, num_classes: int, band_patch: int) -> Mode
     return ModelConfig(SPECTRALFORMER_EMBED, (SPECTRALFORMER_HEADS,) * SPECTRALFORMER_DEPTH,
                        (SPECTRALFORMER_HIDDEN,) * SPECTRALFORMER_DEPTH, bands, num_classes, band_patch,
                        qkv_bias=False)
+
+
+def vit_config(bands: int, num_classes: int, band_patch: int) -> ModelConfig:
+    """A plain ViT of SpectralFormer's size (embed 64, depth 5, 4 heads, MLP hidden 8, no qkv bias):
+    49 pixel tokens of the 7x7 neighbourhood, each its full spectrum, no CAF. Only the tokens and
+    the fusion differ from :func:`spectralformer_config`, so the two isolate what they add."""
+    return ModelConfig(SPECTRALFORMER_EMBED, (SPECTRALFORMER_HEADS,) * SPECTRALFORMER_DEPTH,
+                       (SPECTRALFORMER_HIDDEN,) * SPECTRALFORMER_DEPTH, bands, num_classes, band_patch,
+                       qkv_bias=False, fusions=0, tokens_from="pixels")
 
 
 ConfigLike = Union[ArchLike, ModelConfig, Any]  # Any: a built SubNet (has .config)
@@ -89,7 +119,7 @@ def analytic_params(arch: ConfigLike, bands: Optional[int] = None, num_classes: 
         total += 2 * e + e * hidden + hidden + hidden * e + e  # norm2, mlp
     total += 2 * e + e * c.num_classes + c.num_classes
     if fusion:
-        total += max(c.depth - 2, 0) * (2 * n * n + n)
+        total += c.num_fusions * (2 * n * n + n)
     return total
 
 
@@ -98,11 +128,11 @@ def count_flops(arch: ConfigLike, bands: Optional[int] = None, num_classes: Opti
     """Forward FLOPs of one sample (2 per multiply-accumulate; see the module docstring)."""
     c = _resolve(arch, bands, num_classes, band_patch)
     e, n = c.embed_dim, c.tokens
-    macs = c.bands * c.patch_dim * e
+    macs = c.input_tokens * c.patch_dim * e
     for i in range(c.depth):
         inner, hidden = c.inner_dim(i), c.mlp_hidden[i]
         macs += n * (e * 3 * inner + inner * e + 2 * e * hidden) + 2 * n * n * inner
-    macs += max(c.depth - 2, 0) * 2 * n * n * e
+    macs += c.num_fusions * 2 * n * n * e
     macs += e * c.num_classes
     return 2 * macs
 

@@ -164,3 +164,11 @@ class InvalidSampleError(HytasError, ValueError):
 class UserProxyError(HytasError, ValueError):
     """A user's proxy that cannot be loaded or evaluated (missing file or function, a name that
     clashes with a built-in kernel, a function that is not callable)."""
+
+
+class InvalidProtocolError(HytasError, ValueError):
+    """A training protocol name or setting that does not exist or does not fit the model."""
+
+    def __init__(self, message: str, allowed: Optional[Iterable] = None):
+        self.allowed = None if allowed is None else list(allowed)
+        super().__init__(f"invalid training protocol: {message}{_allowed(self.allowed)}")

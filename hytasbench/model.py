@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .costs import (ModelConfig, analytic_params, config_for, count_flops, hytas_reported_flops,  # noqa: F401
-                    spectralformer_config)
+from .costs import (SPATIAL_PATCH, ModelConfig, analytic_params, config_for, count_flops,  # noqa: F401
+                    hytas_reported_flops, spectralformer_config, vit_config)
 from .space import Arch, ArchLike, parse
 
 #: Stochastic depth grows linearly over this many block positions (the supernet's 10 layers).
@@ -112,7 +112,7 @@ class SubNet(nn.Module):
         rates = [drop_path * i / (DROP_PATH_POSITIONS - 1) for i in range(DROP_PATH_POSITIONS)]
         self.blocks = nn.ModuleList(Block(c.embed_dim, c.num_heads[i], c.mlp_hidden[i], rates[i], c.qkv_bias)
                                     for i in range(c.depth))
-        self.fusions = nn.ModuleList(CAF(c.tokens) for _ in range(max(c.depth - 2, 0)))
+        self.fusions = nn.ModuleList(CAF(c.tokens) for _ in range(c.num_fusions))
         self.norm = nn.LayerNorm(c.embed_dim)
         self.head = nn.Linear(c.embed_dim, c.num_classes)
         self._init_weights()
@@ -132,22 +132,34 @@ class SubNet(nn.Module):
             blk.attn.fused = fused
         return self
 
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Input tokens from samples (B, bands, 49 * band_patch): as given for band tokens; for
+        pixel tokens (plain ViT) the centre band of each group, transposed to (B, 49, bands)."""
+        if self.config.tokens_from != "pixels":
+            return x
+        area = SPATIAL_PATCH * SPATIAL_PATCH
+        centre = self.config.band_patch // 2
+        return x[:, :, centre * area:(centre + 1) * area].transpose(1, 2)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.patch_embed(x)
+        x = self.patch_embed(self.tokens(x))
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
         inputs: List[torch.Tensor] = []
-        for i, blk in enumerate(self.blocks):
+        for i in range(self.config.positions):
             inputs.append(x)  # the unfused input, as upstream
-            if i >= 2:
+            if 2 <= i < len(self.fusions) + 2:
                 x = self.fusions[i - 2](x, inputs[i - 2])
-            x = blk(x)
+            if i < len(self.blocks):  # positions past the depth are upstream's identity blocks
+                x = self.blocks[i](x)
         return self.head(self.norm(x[:, 0]))
 
 
-def build_model(arch: ArchLike, bands: int, num_classes: int, band_patch: int, drop_path: float = 0.1) -> SubNet:
-    """The subnet of an architecture of the space (id, string, dict or Arch), freshly initialised."""
+def build_model(arch: ArchLike, bands: int, num_classes: int, band_patch: int, drop_path: float = 0.1,
+                fusions: Optional[int] = None) -> SubNet:
+    """The subnet of an architecture of the space (id, string, dict or Arch), freshly initialised;
+    ``fusions=8`` runs CAF as upstream's supernet did (see ModelConfig.fusions)."""
     a = parse(arch)
-    return SubNet(config_for(a, bands, num_classes, band_patch), drop_path, a)
+    return SubNet(config_for(a, bands, num_classes, band_patch, fusions), drop_path, a)
 
 
 def build_model_for(arch: ArchLike, dataset: str, drop_path: float = 0.1) -> SubNet:
@@ -158,6 +170,12 @@ def build_model_for(arch: ArchLike, dataset: str, drop_path: float = 0.1) -> Sub
 
 def spectralformer_reference(bands: int, num_classes: int, band_patch: int, drop_path: float = 0.1) -> SubNet:
     return SubNet(spectralformer_config(bands, num_classes, band_patch), drop_path)
+
+
+def vit_reference(bands: int, num_classes: int, band_patch: int, drop_path: float = 0.1) -> SubNet:
+    """The plain ViT reference (the paper's other reference system): pixel tokens of the 7x7
+    neighbourhood, no group-wise spectral embedding, no CAF; SpectralFormer's size (vit_config)."""
+    return SubNet(vit_config(bands, num_classes, band_patch), drop_path)
 
 
 def scored_layers(model: SubNet) -> List[Tuple[str, nn.Linear, str]]:

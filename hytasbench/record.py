@@ -117,8 +117,14 @@ class Record(RecordAccess):
     def provenance(self) -> Dict[str, Any]:
         from .schema import PROVENANCE_COLUMNS
 
+        from .protocols import describe
+
         out = {c: self[c] for c in PROVENANCE_COLUMNS if c in self._view.columns}
-        out["protocol_description"] = self._view.manifest.get("description")
+        protocol = out.get("protocol") or self._view.manifest.get("protocol")
+        # what the row's protocol name means (ours, an emulation, or the authors' published rows)
+        out["protocol_description"] = (describe(protocol) if isinstance(protocol, str) else None) \
+            or self._view.manifest.get("protocol_description")
+        out["table_description"] = self._view.manifest.get("description")
         return out
 
 

@@ -11,7 +11,12 @@ Data never leaves the device: the padded cube, pixel coordinates and labels sit 
 batch is gathered by index arithmetic (``datasets.samples``); losses and accuracies are summed
 on the device and read once per epoch.
 
-CLI: ``python -m hytasbench.train --arch <id|string|spectralformer> --dataset indian_pines --out r.json``
+Protocol names (hytasbench.protocols): ``hytasbench-v1`` is ours; ``hytas-sampler`` emulates the
+authors' epoch sampler, and its switches (``+lag``, ``+caf8``, ``+epoch-order``) emulate further
+differences of upstream's code; ``TrainConfig.for_protocol(name)`` sets them.
+
+CLI: ``python -m hytasbench.train --arch <id|string|spectralformer|vit> --dataset indian_pines
+[--protocol hytas-sampler+lag+caf8+epoch-order] --out r.json``
 """
 from __future__ import annotations
 
@@ -34,11 +39,16 @@ from . import __version__
 from .datasets.load import HSIData
 from .datasets.samples import PatchSampler
 from .metrics import summarize
-from .model import SubNet, build_model, count_flops, count_params, spectralformer_reference
+from . import protocols
+from .errors import InvalidProtocolError
+from .model import SubNet, build_model, count_flops, count_params, spectralformer_reference, vit_reference
+from .protocols import (HYTAS_SAMPLER, HYTAS_SAMPLER_FULL, HYTAS_SAMPLER_SINGLE, PROTOCOL,  # noqa: F401
+                        SWITCHES)
 from .space import ArchLike, parse
 
-PROTOCOL = "hytasbench-v1"
-SPECTRALFORMER = "spectralformer"
+SPECTRALFORMER, VIT = "spectralformer", "vit"
+#: Reference models outside the search space, by the name ``--arch`` and results use.
+REFERENCES = {SPECTRALFORMER: spectralformer_reference, VIT: vit_reference}
 
 
 @dataclass
@@ -59,6 +69,14 @@ class TrainConfig:
     # sampler on 5 GPUs with drop_last (hytas_epoch_order); batch_size is then per GPU, and an
     # optimiser step takes 5 x batch_size samples.
     epoch_sampler: str = "epoch"
+    # Switches emulating further differences of upstream's code (protocol name tokens lag, caf8,
+    # epoch-order; see hytasbench.protocols). schedule_lag: epoch e trains at the rate of e-1
+    # (timm's scheduler stepped after the epoch), so epochs 0 and 1 at warmup_lr.
+    schedule_lag: bool = False
+    caf_fusions: Optional[int] = None  # None: depth - 2 (ours); 8: upstream's supernet
+    # Epoch e's permutation from a generator seeded with e (upstream's RASampler.set_epoch): the same
+    # data order for every run and architecture; False: one generator seeded with `seed`.
+    epoch_seeded_order: bool = False
     seed: int = 0
     # run settings: they do not change what is computed (up to floating point)
     device: str = "auto"
@@ -68,13 +86,32 @@ class TrainConfig:
     progress: bool = False
 
     _PROTOCOL_FIELDS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "warmup_lr", "min_lr",
-                        "drop_path", "eval_every", "test_subset", "epoch_sampler")
+                        "drop_path", "eval_every", "test_subset")
 
     def protocol_name(self) -> str:
-        """``hytasbench-v1`` for the published protocol, else the deviations spelled out."""
+        """The base (``hytasbench-v1``, or ``hytas-sampler`` for the emulated upstream sampler), the
+        emulation switches in use, and any other deviation spelled out as ``+custom(k=v,...)``."""
         default = TrainConfig()
-        diffs = [f"{k}={getattr(self, k)}" for k in self._PROTOCOL_FIELDS if getattr(self, k) != getattr(default, k)]
-        return PROTOCOL if not diffs else f"{PROTOCOL}+custom({','.join(diffs)})"
+        diffs = [(k, str(getattr(self, k))) for k in self._PROTOCOL_FIELDS if getattr(self, k) != getattr(default, k)]
+        switches = tuple(s for s, on in zip(SWITCHES, (self.schedule_lag, self.caf_fusions == 8,
+                                                       self.epoch_seeded_order)) if on)
+        return protocols.make_name(HYTAS_SAMPLER if self.epoch_sampler == "hytas" else PROTOCOL, switches, diffs)
+
+    @classmethod
+    def for_protocol(cls, name: str, **settings: Any) -> "TrainConfig":
+        """The config of a protocol name (e.g. ``hytas-sampler+lag``), with further fields (run
+        settings, epochs) from ``settings``."""
+        return cls(**{**protocols.switch_fields(name), **settings})
+
+    def validate(self) -> None:
+        """Raise InvalidProtocolError for settings the trainer cannot run."""
+        if self.epoch_sampler not in ("epoch", "hytas"):
+            raise InvalidProtocolError(f"epoch_sampler {self.epoch_sampler!r}", ("epoch", "hytas"))
+        if self.caf_fusions not in (None, 8):
+            raise InvalidProtocolError(f"caf_fusions {self.caf_fusions!r}", (None, 8))
+        for name in ("epochs", "batch_size", "eval_every", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise InvalidProtocolError(f"{name} must be at least 1, got {getattr(self, name)}")
 
 
 @dataclass
@@ -113,7 +150,11 @@ class TrainResult:
 
 def lr_at(epoch: int, cfg: TrainConfig) -> float:
     """Learning rate of an epoch (0-based): linear warm-up from warmup_lr, then cosine to min_lr
-    over ``epochs`` counted from epoch 0 (timm's default, no warm-up prefix)."""
+    over ``epochs`` counted from epoch 0 (timm's default, no warm-up prefix). With
+    ``schedule_lag`` the rate of the epoch before (upstream stepped timm's scheduler after each
+    epoch; before the first step it holds warmup_lr), so epochs 0 and 1 both train at warmup_lr."""
+    if cfg.schedule_lag:
+        epoch = max(epoch - 1, 0)
     if epoch < cfg.warmup_epochs:
         return cfg.warmup_lr + epoch * (cfg.lr - cfg.warmup_lr) / cfg.warmup_epochs
     return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * epoch / cfg.epochs))
@@ -125,12 +166,25 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_model(arch: Union[ArchLike, SubNet], data: HSIData, drop_path: float) -> SubNet:
+def reference_name(arch: object) -> Optional[str]:
+    """The reference model an ``arch`` names ('spectralformer', 'vit'), or None."""
+    name = arch.strip().lower() if isinstance(arch, str) else None
+    return name if name in REFERENCES else None
+
+
+def make_model(arch: Union[ArchLike, SubNet], data: HSIData, drop_path: float,
+               caf_fusions: Optional[int] = None) -> SubNet:
+    """A fresh model of a space architecture or a reference; ``caf_fusions`` (the ``caf8`` switch)
+    only applies to architectures of the space, whose fusions upstream's supernet fixed."""
     if isinstance(arch, SubNet):
         return arch
-    if isinstance(arch, str) and arch.strip().lower() == SPECTRALFORMER:
-        return spectralformer_reference(data.bands, data.num_classes, data.band_patch, drop_path)
-    return build_model(arch, data.bands, data.num_classes, data.band_patch, drop_path)
+    ref = reference_name(arch)
+    if ref is not None:
+        if caf_fusions is not None:
+            raise InvalidProtocolError(f"the caf8 switch applies to HyTAS subnets, not to the {ref} reference",
+                                       (PROTOCOL, HYTAS_SAMPLER))
+        return REFERENCES[ref](data.bands, data.num_classes, data.band_patch, drop_path)
+    return build_model(arch, data.bands, data.num_classes, data.band_patch, drop_path, caf_fusions)
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> List[Dict[str, Any]]:
@@ -185,14 +239,18 @@ def hytas_epoch_order(n: int, batch_size: int, generator: torch.Generator) -> to
 
     Each index of a permutation is repeated 3 times; GPU r takes entries r, r+5, r+10, ... but
     keeps only floor((n // 256) * 256 / 5) of them, and its loader drops the last incomplete batch.
-    All-reduce averages the 5 GPUs' gradients, so step k is one batch made of entries
-    [5*b*k, 5*b*(k+1)) of the repeated permutation (b = batch size per GPU). On Indian Pines
+    All-reduce averages the 5 GPUs' gradients of their mean losses over b entries each, which is
+    the gradient of the mean loss over the union, so step k is one batch made of entries
+    [5*b*k, 5*b*(k+1)) of the repeated permutation (b = batch size per GPU; tests check the
+    union and the gradient against five separate batches). On Indian Pines
     (n = 695, b = 64) that is a single step of 320 entries per epoch (about 107 distinct pixels).
     """
     per_gpu = (n // 256) * 256 // HYTAS_GPUS
     steps = per_gpu // batch_size
     if steps == 0:
-        raise ValueError(f"upstream's sampler yields no full batch of {batch_size} per GPU from {n} training pixels")
+        raise InvalidProtocolError(f"upstream's sampler yields no full batch of {batch_size} per GPU from {n} "
+                                   "training pixels (its KSC runs cannot have used these settings)",
+                                   ("epoch_sampler='epoch'", f"batch_size <= {per_gpu}"))
     order = torch.randperm(n, generator=generator).repeat_interleave(HYTAS_REPEATS)
     return order[:steps * batch_size * HYTAS_GPUS]
 
@@ -227,21 +285,33 @@ def train_and_evaluate(arch: Union[ArchLike, SubNet], data: HSIData,
         torch.set_num_threads(threads)
 
 
+def epoch_generator(cfg: TrainConfig, epoch: int, run_generator: torch.Generator) -> torch.Generator:
+    """The generator of an epoch's permutation: the run's (seeded once with ``seed``), or with
+    ``epoch_seeded_order`` a fresh one seeded with the epoch number, as upstream's sampler."""
+    return torch.Generator().manual_seed(epoch) if cfg.epoch_seeded_order else run_generator
+
+
+def training_pixels(data: HSIData, cfg: TrainConfig) -> Tuple[np.ndarray, np.ndarray]:
+    """Training coordinates and labels in the order the epoch permutation indexes: ours (row-major),
+    or with ``epoch_seeded_order`` class by class, row-major within a class, as upstream's loader
+    (``chooose_train_and_test_point``) lists them, so that index i is the same pixel as theirs."""
+    if not cfg.epoch_seeded_order:
+        return data.train_rc, data.train_labels
+    order = np.argsort(data.train_labels, kind="stable")
+    return data.train_rc[order], data.train_labels[order]
+
+
 def _run(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -> TrainResult:
-    if cfg.epoch_sampler not in ("epoch", "hytas"):
-        raise ValueError(f"epoch_sampler must be 'epoch' or 'hytas', got {cfg.epoch_sampler!r}")
-    for name in ("epochs", "batch_size", "eval_every", "eval_batch_size"):
-        if getattr(cfg, name) < 1:
-            raise ValueError(f"{name} must be at least 1, got {getattr(cfg, name)}")
+    cfg.validate()
     device = resolve_device(cfg.device)
     amp = cfg.amp and device.type == "cuda"
     torch.manual_seed(cfg.seed)
-    model = make_model(arch, data, cfg.drop_path).to(device).set_fused_attention(True)
+    model = make_model(arch, data, cfg.drop_path, cfg.caf_fusions).to(device).set_fused_attention(True)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, fused=True)
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
     sampler = PatchSampler(data.cube, data.band_patch, device)
-    train_rc = torch.as_tensor(data.train_rc, device=device)
-    train_y = torch.as_tensor(data.train_labels, device=device)
+    train_rc, train_y = training_pixels(data, cfg)
+    train_rc, train_y = torch.as_tensor(train_rc, device=device), torch.as_tensor(train_y, device=device)
     keep = pick_test_pixels(len(data.test_labels), cfg.test_subset, cfg.seed)
     test_rc = torch.as_tensor(data.test_rc[keep], device=device)
     test_y = torch.as_tensor(data.test_labels[keep], device=device)
@@ -257,10 +327,11 @@ def _run(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -> Trai
         lr = lr_at(epoch, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
+        gen = epoch_generator(cfg, epoch, shuffle)
         if cfg.epoch_sampler == "hytas":
-            order, step = hytas_epoch_order(n, cfg.batch_size, shuffle).to(device), cfg.batch_size * HYTAS_GPUS
+            order, step = hytas_epoch_order(n, cfg.batch_size, gen).to(device), cfg.batch_size * HYTAS_GPUS
         else:
-            order, step = torch.randperm(n, generator=shuffle).to(device), cfg.batch_size
+            order, step = torch.randperm(n, generator=gen).to(device), cfg.batch_size
         loss_sum, correct = train_one_epoch(model, optimizer, scaler, sampler, train_rc[order], train_y[order],
                                             step, amp)
         seen = order.shape[0]
@@ -282,7 +353,8 @@ def _run(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -> Trai
     final = summarize(cm)
     arch_obj = model.arch
     return TrainResult(
-        arch=str(arch_obj) if arch_obj is not None else SPECTRALFORMER, arch_id=arch_obj.id if arch_obj else None,
+        arch=str(arch_obj) if arch_obj is not None else (reference_name(arch) or "custom"),
+        arch_id=arch_obj.id if arch_obj else None,
         dataset=data.name, seed=cfg.seed, split_seed=data.split_seed, epochs=cfg.epochs,
         protocol=cfg.protocol_name(), device=_device_name(device), oa=final["oa"], aa=final["aa"],
         kappa=final["kappa"], oa_best=best, oa_best_epoch=best_epoch, class_acc=final["class_acc"],
@@ -309,7 +381,8 @@ def cpu_model() -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m hytasbench.train", description=__doc__.split("\n\n")[0])
-    p.add_argument("--arch", required=True, help="HyTAS-2000 id, canonical string or 'spectralformer'")
+    p.add_argument("--arch", required=True, help="HyTAS-2000 id, canonical string, or a reference: "
+                   + ", ".join(REFERENCES))
     p.add_argument("--dataset", required=True)
     p.add_argument("--epochs", type=int, default=300)
     p.add_argument("--seed", type=int, default=0)
@@ -321,14 +394,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--eval-every", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--epoch-sampler", choices=("epoch", "hytas"), default="epoch",
-                   help="'hytas': upstream's repeated-augmentation sampler on 5 GPUs (few steps per epoch)")
+    p.add_argument("--protocol", default=PROTOCOL,
+                   help=f"{PROTOCOL} (ours), {HYTAS_SAMPLER} (emulated upstream sampler) with optional switches "
+                        f"{', '.join('+' + s for s in SWITCHES)} (all: {HYTAS_SAMPLER_FULL})")
+    p.add_argument("--epoch-sampler", choices=("epoch", "hytas"), default=None,
+                   help="older spelling: 'hytas' = --protocol hytas-sampler")
     p.add_argument("--test-subset", type=int, default=None, help="evaluate on N random test pixels (smoke runs)")
     p.add_argument("--progress", action="store_true")
     p.add_argument("--out", default=None, help="write the result as JSON here (default: stdout)")
     a = p.parse_args(argv)
-    if a.arch.strip().lower() != SPECTRALFORMER:
+    if reference_name(a.arch) is None:
         parse(a.arch)  # fail fast on a bad architecture
+    fields = protocols.switch_fields(a.protocol)  # fail fast on a bad protocol name
+    if a.epoch_sampler:
+        fields["epoch_sampler"] = a.epoch_sampler
     if a.synthetic:
         from .datasets.synthetic import synthetic_dataset
         data = synthetic_dataset(a.dataset, a.root, split_seed=a.split_seed)
@@ -336,12 +415,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .datasets.load import load_dataset
         data = load_dataset(a.dataset, a.root, seed=a.split_seed, download=a.download)
     cfg = TrainConfig(epochs=a.epochs, seed=a.seed, device=a.device, threads=a.threads, eval_every=a.eval_every,
-                      batch_size=a.batch_size, test_subset=a.test_subset, epoch_sampler=a.epoch_sampler, progress=a.progress)
+                      batch_size=a.batch_size, test_subset=a.test_subset, progress=a.progress, **fields)
     result = train_and_evaluate(a.arch, data, cfg)
     text = json.dumps(result.to_dict(), indent=1)
-    if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(text)
+    if a.out:  # atomically: a killed run leaves no half-written result for a resuming runner
+        out = Path(a.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".partial")
+        tmp.write_text(text)
+        tmp.replace(out)
     else:
         sys.stdout.write(text + "\n")
     return 0

@@ -42,3 +42,21 @@ def reference_bench(reference_tables):
     from hytasbench import Benchmark
 
     return Benchmark(source=reference_tables)
+
+
+@pytest.fixture(scope="session")
+def toy280():
+    """A small synthetic scene, 3 classes over 6 bands: 280 training pixels (>= 256, so upstream's
+    sampler yields steps) and 70 test pixels."""
+    import numpy as np
+
+    from hytasbench.datasets.load import HSIData
+    from hytasbench.datasets.synthetic import synthetic_cube
+
+    labels = np.zeros((24, 24), int)
+    labels[2:10, 2:22], labels[12:22, 2:12], labels[12:22, 13:22] = 1, 2, 3
+    cube = synthetic_cube(labels, 3, 6, seed=0, noise=1.0)
+    rows, cols = np.nonzero(labels)
+    rc, y = np.stack([rows, cols], 1), labels[rows, cols] - 1
+    test = np.arange(len(y)) % 5 == 0
+    return HSIData("toy", cube, rc[~test], y[~test], rc[test], y[test], ("a", "b", "c"), 3)

@@ -59,6 +59,7 @@ def test_record_access(reference_bench):
     assert rec.params == rec.costs["params"]
     assert rec.snip == rec.proxies["snip"]
     assert rec.provenance["source"] == "hytas" and rec.provenance["protocol"] == "hytas-upstream"
+    assert "not recorded" in rec.provenance["protocol_description"]  # the authors' settings are unknown
     assert set(rec) == set(reference_bench.fields("ksc"))
     assert isinstance(rec.to_dict()["metric_oa"], float)
     with pytest.raises(UnknownFieldError, match="allowed"):

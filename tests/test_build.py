@@ -86,6 +86,8 @@ def test_tiny_build_end_to_end(tiny_build):
             assert rec.params > 0 and rec.flops > 0 and rec["train_seconds"] > 0
             assert rec["protocol"].startswith("hytasbench-v1+custom(epochs=1")
             assert rec["protocol"].endswith("+synthetic-cube") == (ds == "salinas")
+            meaning = rec.provenance["protocol_description"]
+            assert meaning.startswith("hytasbench-v1 (ours") and ("synthetic cube" in meaning) == (ds == "salinas")
             assert str(rec.arch) == str(space.parse(arch_id))
     from hytasbench.model import build_model_for, count_flops, count_params
 

@@ -11,7 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from hytasbench.errors import InvalidArchitectureError
 from hytasbench.model import (CAF, analytic_params, build_model, build_model_for, count_flops, count_params,
-                              scored_layers, spectralformer_reference)
+                              scored_layers, spectralformer_reference, vit_reference)
 from hytasbench.space import Arch, hytas2000, parse, sample
 
 SMALLEST = "e32-h3333-r1111"
@@ -37,6 +37,9 @@ def _x(b, bands, band_patch):
 #   patch 147*64+64 = 9472, cls 64, pos 201*64 = 12864,
 #   block = 2*128 + 64*192 + 64*64+64 + 64*8+8 + 8*64+64 = 17800, x5 = 89000,
 #   norm 128, head 64*16+16 = 1040, fusions 3*81003 = 243009  -> 355577
+# Plain ViT (SpectralFormer's sizes, 49 pixel tokens + class token = 50 positions, token input = 200 bands):
+#   patch 200*64+64 = 12864, cls 64, pos 50*64 = 3200, blocks 89000, norm 128, head 1040, no fusions -> 106296
+# SMALLEST with upstream's 8 fusions: 198606 + 6 more fusions 6*81003 = 486018 -> 684624
 # PaviaU SMALLEST (104 positions, token 7*7*7 = 343, 9 classes; fusion 104*104*2+104 = 21736):
 #   343*32+32 = 11008, 32, 104*32 = 3328, 24808, 64, 32*9+9 = 297, 2*21736 = 43472  -> 83009
 @pytest.mark.parametrize("make, expected", [
@@ -44,6 +47,8 @@ def _x(b, bands, band_patch):
     (lambda: build_model(LARGEST, 200, 16, 3), 9988360),
     (lambda: spectralformer_reference(200, 16, 3), 355577),
     (lambda: build_model(SMALLEST, 103, 9, 7), 83009),
+    (lambda: vit_reference(200, 16, 3), 106296),
+    (lambda: build_model(SMALLEST, 200, 16, 3, fusions=8), 684624),
 ])
 def test_param_counts_by_hand(make, expected):
     model = make()
@@ -207,3 +212,51 @@ def test_ids_and_arch_objects_build_the_same_shapes():
     a = hytas2000()[1]
     assert isinstance(a, Arch)
     assert analytic_params(2, 200, 16, 3) == analytic_params(a, 200, 16, 3) == analytic_params(str(a), 200, 16, 3)
+
+
+@pytest.mark.parametrize("make", [lambda: vit_reference(30, 7, 3), lambda: build_model(SMALLEST, 30, 7, 3, fusions=8)])
+def test_vit_and_eight_fusion_costs_match_counter_and_numel(make):
+    model = make().eval()
+    with FlopCounterMode(display=False) as counter:
+        model(_x(2, 30, 3))
+    assert counter.get_total_flops() == 2 * count_flops(model)
+    assert analytic_params(model) == count_params(model)
+
+
+def test_eight_fusions_run_between_identity_blocks():
+    """Upstream's supernet: a depth-4 subnet still fuses at positions 2..9, the last six between
+    identity blocks. With those six fusions made identities, the output is the depth-2 model's."""
+    torch.manual_seed(0)
+    eight = build_model(SMALLEST, 20, 5, 3, fusions=8).eval()
+    ours = build_model(SMALLEST, 20, 5, 3).eval()
+    assert len(eight.fusions) == 8 and len(ours.fusions) == 2
+    ours.load_state_dict({k: v for k, v in eight.state_dict().items() if k in ours.state_dict()})
+    x = _x(3, 20, 3)
+    assert not torch.allclose(eight(x), ours(x), atol=1e-4)
+    tokens = eight.config.tokens
+    with torch.no_grad():
+        for f in eight.fusions[2:]:
+            f.weight.zero_()
+            f.weight[:, :, 0, 0] = torch.eye(tokens)
+            f.bias.zero_()
+    assert torch.allclose(eight(x), ours(x), atol=1e-5)
+
+
+def test_vit_tokens_are_the_pixels_of_the_neighbourhood():
+    """The plain ViT's tokens are the 49 pixels of the 7x7 window, each its full spectrum (checked
+    against the mirror-padded cube directly), and it has no fusions."""
+    import numpy as np
+
+    from hytasbench.datasets.samples import PatchSampler
+
+    rng = np.random.default_rng(0)
+    cube = rng.normal(size=(9, 8, 12)).astype(np.float32)
+    model = vit_reference(12, 4, 3)
+    rc = torch.tensor([[0, 0], [4, 5]])
+    tokens = model.tokens(PatchSampler(cube, 3)(rc))
+    padded = np.pad(cube, ((3, 3), (3, 3), (0, 0)), mode="symmetric")
+    for i, (r, c) in enumerate(rc.tolist()):
+        expect = padded[r:r + 7, c:c + 7].reshape(49, 12)
+        assert np.allclose(tokens[i].numpy(), expect)
+    assert len(model.fusions) == 0 and model.pos_embed.shape[1] == 50 and model.patch_embed.in_features == 12
+    assert model(PatchSampler(cube, 3)(rc)).shape == (2, 4)

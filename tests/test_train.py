@@ -11,7 +11,7 @@ import torch
 
 from hytasbench.datasets.load import HSIData, load_dataset
 from hytasbench.datasets.synthetic import synthetic_cube
-from hytasbench.model import build_model, count_flops, count_params
+from hytasbench.model import build_model, count_flops, count_params, vit_reference
 from hytasbench.train import PROTOCOL, TrainConfig, lr_at, main, param_groups, pick_test_pixels, train_and_evaluate
 
 TINY = "e32-h4534-r1412"  # HyTAS-2000 id 397, the smallest by FLOPs
@@ -88,6 +88,8 @@ def test_spectralformer_and_prebuilt_models_train():
     data = _toy()
     r = train_and_evaluate("spectralformer", data, TrainConfig(epochs=1, device="cpu", threads=1))
     assert r.arch == "spectralformer" and r.arch_id is None
+    r = train_and_evaluate("ViT", data, TrainConfig(epochs=1, device="cpu", threads=1))
+    assert r.arch == "vit" and r.arch_id is None and r.params == count_params(vit_reference(6, 3, 3))
     model = build_model(TINY, 6, 3, 3)
     r = train_and_evaluate(model, data, TrainConfig(epochs=1, device="cpu", threads=1))
     assert r.arch == TINY
@@ -147,7 +149,7 @@ def test_hytas_epoch_order():
                                   test_rc=toy.train_rc, test_labels=toy.train_labels)
     r = train_and_evaluate(TINY, swapped, TrainConfig(epochs=1, epoch_sampler="hytas", batch_size=16, device="cpu",
                                                       threads=1, test_subset=10))
-    assert r.protocol == f"{PROTOCOL}+custom(epochs=1,batch_size=16,test_subset=10,epoch_sampler=hytas)"
+    assert r.protocol == "hytas-sampler+custom(epochs=1,batch_size=16,test_subset=10)"
     with pytest.raises(ValueError, match="epoch_sampler"):
         train_and_evaluate(TINY, _toy(), TrainConfig(epochs=1, epoch_sampler="nope"))
     with pytest.raises(ValueError, match="epochs must be at least 1"):
