@@ -155,3 +155,7 @@ class UnknownProxyOptionError(HytasError, ValueError):
     def __init__(self, proxy: str, option: object, allowed: Iterable[str]):
         self.proxy, self.option, self.allowed = proxy, option, list(allowed)
         super().__init__(f"proxy {proxy!r} has no option {option!r}{_allowed(self.allowed)}")
+
+
+class InvalidSettingError(HytasError, ValueError):
+    """An analysis setting outside its allowed range (e.g. a forest of zero trees)."""
