@@ -59,7 +59,11 @@ FEATURE_SETS: Tuple[str, ...] = ("arch", "arch+proxies", "arch+params")
 PROXY_FEATURES: Tuple[str, ...] = ("dss", "snip", "zico", "grad_norm", "fisher", "synflow")  # the notebook's
 SIZE_FEATURE = "cost_params"
 N_TREES = 100  # scikit-learn's default forest, as in the notebook
-REPORT_TREES = 20  # the report's forests: the curves within their seed spread of N_TREES (docs/analysis.md)
+# The report's default study, sized to run in about a minute on 2 cores (docs/analysis.md measures
+# what it changes against the full study: all encodings, FRACTIONS, N_TREES).
+REPORT_TREES = 20
+REPORT_FRACTIONS: Tuple[float, ...] = (0.01, 0.025, 0.05, 0.10, 0.50)
+REPORT_ENCODINGS: Tuple[str, ...] = ("paper", "numeric")
 # One-hot fields of each one-hot encoding: "depth_width" is the CSV's per-layer embed_dim list.
 ONEHOT_FIELDS: Dict[str, Tuple[str, ...]] = {
     "paper": ("depth", "depth_width", "num_heads", "mlp_ratio"),

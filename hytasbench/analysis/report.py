@@ -421,15 +421,17 @@ class ProgressLine:
 def build_report(source: Optional[str] = None, out: Path = Path("hytasbench-report"), *,
                  datasets: Optional[Sequence[str]] = None, n_boot: int = correlation.N_BOOT,
                  rf: bool = True, n_jobs: int = 2, figures: bool = True, cache: Union[bool, Path] = True,
-                 rf_fractions: Sequence[float] = predictor.FRACTIONS, rf_seeds: Sequence[int] = predictor.SEEDS,
-                 rf_trees: int = predictor.REPORT_TREES, data: Optional[SourceData] = None,
+                 rf_fractions: Sequence[float] = predictor.REPORT_FRACTIONS, rf_seeds: Sequence[int] = predictor.SEEDS,
+                 rf_trees: int = predictor.REPORT_TREES, rf_encodings: Sequence[str] = predictor.REPORT_ENCODINGS,
+                 rf_features: Sequence[str] = predictor.FEATURE_SETS, data: Optional[SourceData] = None,
                  progress: Union[bool, TextIO] = False) -> Path:
     """Write the whole report for one source and return the path of ``report.md``.
 
     ``data`` replaces loading (a notebook may pass frames it built); ``rf=False`` skips the
     random-forest study; ``cache`` is where fitted study results are kept (True: the user cache
-    folder, a path: that folder, False: nowhere, always refit); ``rf_fractions``, ``rf_seeds`` and
-    ``rf_trees`` set the study (docs/analysis.md says why the report's tree count suffices).
+    folder, a path: that folder, False: nowhere, always refit); ``rf_fractions``, ``rf_seeds``,
+    ``rf_trees``, ``rf_encodings`` and ``rf_features`` set the study (the defaults are the report's one-minute study;
+    docs/analysis.md measures what it changes against the full one).
     The forests are started first, in ``n_jobs`` worker processes, and fit while the other
     sections are computed. ``progress`` (True: stderr, or a stream) shows one line per section.
     Besides ``report.md`` the folder gets ``run.json`` (source, versions, seconds per section).
@@ -443,8 +445,8 @@ def build_report(source: Optional[str] = None, out: Path = Path("hytasbench-repo
         rf_cache = cache_dir() / "analysis" if cache is True else Path(cache) if cache else None
         with_oa = {ds: f for ds, f in data.frames.items() if present(f, TARGET)}
         if with_oa:
-            study = predictor.StudyRun(with_oa, rf_fractions, rf_seeds, n_trees=rf_trees, n_jobs=n_jobs,
-                                       cache=rf_cache)
+            study = predictor.StudyRun(with_oa, rf_fractions, rf_seeds, rf_encodings, rf_features,
+                                       n_trees=rf_trees, n_jobs=n_jobs, cache=rf_cache)
     steps = [("overview", lambda: section_overview(w, data)),
              ("quality", lambda: section_quality(w, data, n_boot)),
              ("sign", lambda: section_sign(w, data)),
@@ -466,6 +468,7 @@ def build_report(source: Optional[str] = None, out: Path = Path("hytasbench-repo
               "the cache)." if rf and cache else "."))
     run = {"source": data.source, "hytasbench": __version__, "datasets": list(data.frames), "n_boot": n_boot,
            "rf": {"fractions": list(rf_fractions), "seeds": list(rf_seeds), "trees": rf_trees,
+                  "encodings": list(rf_encodings), "features": list(rf_features),
                   "forests_fitted": study.total if study else 0} if rf else None,
            "seconds": {k: round(v, 3) for k, v in w.timings.items()}}
     (out / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
@@ -481,9 +484,12 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-rf", action="store_true", help="skip the random-forest study (the slow part)")
     p.add_argument("--no-cache", action="store_true", help="refit the random forests even if cached results exist")
     p.add_argument("--jobs", type=int, default=2, help="worker processes for the random-forest fits")
-    p.add_argument("--trees", type=int, default=predictor.REPORT_TREES,
-                   help=f"trees per forest (default {predictor.REPORT_TREES}; the notebook's forests have "
-                        f"{predictor.N_TREES}, docs/analysis.md measures the difference)")
+    p.add_argument("--trees", type=int, help=f"trees per forest (default {predictor.REPORT_TREES}; "
+                                             f"the notebook's forests have {predictor.N_TREES})")
+    p.add_argument("--rf-full", action="store_true",
+                   help=f"the full study: encodings {', '.join(predictor.ENCODINGS)}, training shares "
+                        f"{', '.join(f'{f * 100:g}%%' for f in predictor.FRACTIONS)}, {predictor.N_TREES} trees "
+                        "(minutes of CPU; the default is the report's one-minute study)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--no-figures", action="store_true", help="tables only (no matplotlib needed)")
     p.set_defaults(func=run)
@@ -494,12 +500,25 @@ def add_parser(subparsers) -> None:
     _arguments(subparsers.add_parser("report", help="the paper's analysis of a table source as Markdown + CSV + PNG"))
 
 
+def _study_settings(args: argparse.Namespace) -> Dict[str, object]:
+    """The random-forest settings the options ask for: the report's study, or ``--rf-full``."""
+    if args.rf_full:
+        settings = {"rf_fractions": predictor.FRACTIONS, "rf_encodings": predictor.ENCODINGS,
+                    "rf_trees": predictor.N_TREES}
+    else:
+        settings = {"rf_fractions": predictor.REPORT_FRACTIONS, "rf_encodings": predictor.REPORT_ENCODINGS,
+                    "rf_trees": predictor.REPORT_TREES}
+    if args.trees is not None:
+        settings["rf_trees"] = args.trees
+    return settings
+
+
 def run(args: argparse.Namespace) -> int:
     """Build the report from parsed options and say where it went."""
     start = time.perf_counter()
     path = build_report(args.source, Path(args.out), datasets=args.datasets, n_boot=args.n_boot,
                         rf=not args.no_rf, n_jobs=args.jobs, figures=not args.no_figures, cache=not args.no_cache,
-                        rf_trees=args.trees, progress=not args.quiet)
+                        progress=not args.quiet, **_study_settings(args))
     print(f"report written to {path} in {time.perf_counter() - start:.1f} s")
     return 0
 
