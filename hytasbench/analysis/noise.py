@@ -65,15 +65,15 @@ def training_noise(runs: pd.DataFrame, target: str = TARGET) -> Dict[str, float]
 
 def noise_table(runs: Dict[str, pd.DataFrame], target: str = TARGET) -> pd.DataFrame:
     """:func:`training_noise` of every dataset with at least one repeat pair (index: dataset)."""
-    rows = {ds: training_noise(f, target) for ds, f in runs.items() if target in f.columns}
+    rows = {ds: training_noise(f, target) for ds, f in runs.items() if {target, "run", "arch"} <= set(f.columns)}
     rows = {ds: r for ds, r in rows.items() if r["pairs"] > 0}
     return pd.DataFrame.from_dict(rows, orient="index", columns=NOISE_COLUMNS)
 
 
 def seed_scores(runs: pd.DataFrame, column: str) -> pd.DataFrame:
     """Architecture x seed table of one score (mean over rows of the same architecture and seed)."""
-    if "seed" not in runs.columns:
-        return pd.DataFrame(index=runs["arch"].unique())
+    if not {"seed", "arch"} <= set(runs.columns):
+        return pd.DataFrame()
     have = runs[runs[column].notna() & runs["seed"].notna()]
     values = pd.to_numeric(have[column], errors="coerce")
     return values.groupby([have["arch"], have["seed"].astype(int)]).mean().unstack("seed")

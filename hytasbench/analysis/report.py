@@ -282,6 +282,15 @@ def _transfer(w: Writer, frames: Dict[str, pd.DataFrame]) -> None:
            "(a proxy that ignored the data would score 1):", md.table(mean, index_label="quantity"))
 
 
+ENCODING_TEXT = {
+    "paper": "`paper` = the notebook's one-hot of the CSV columns `layer_num`, `embed_dim` (the per-layer list, so "
+             "depth and width together), the whole `num_heads` and the whole `mlp_ratio` list, categories unseen in "
+             "training ignored",
+    "onehot-separate": "`onehot-separate` = the same with the width as its own category",
+    "numeric": "`numeric` = depth, width and per-layer heads and ratios as numbers, padded",
+}
+
+
 def section_predictor(w: Writer, data: SourceData, study: Optional[predictor.StudyRun],
                       progress: Optional[predictor.Progress] = None) -> Optional[pd.DataFrame]:
     w.heading(2, "6. Random-forest predictor (the paper's RQ4)")
@@ -299,10 +308,7 @@ def section_predictor(w: Writer, data: SourceData, study: Optional[predictor.Stu
            f"{', '.join(f'{f * 100:g}' for f in s['fractions'])} % of the architectures, scored by Spearman ρ "
            f"on all the others; split seeds {', '.join(map(str, s['seeds']))} (mean ± std over seeds), drawn as the "
            "authors' notebook draws them (`train_test_split`, rows in architecture-id order). Encodings: "
-           "`paper` = the notebook's one-hot of the CSV columns `layer_num`, `embed_dim` (the per-layer list, so "
-           "depth and width together), the whole `num_heads` and the whole `mlp_ratio` list, categories unseen in "
-           "training ignored; `onehot-separate` = the same with the width as its own category; `numeric` = depth, "
-           "width and per-layer heads and ratios as numbers, padded. Feature sets: `arch` alone, `arch+proxies` "
+           + "; ".join(ENCODING_TEXT[e] for e in s["encodings"]) + ". Feature sets: `arch` alone, `arch+proxies` "
            f"(the notebook's {proxies}; no model size), `arch+params` (one size feature, the parameter count). "
            f"n per dataset: {', '.join(f'{dataset_title(ds)} {d.n}' for ds, d in study.data.items())}.")
     wide = summary.assign(cell=[f"{m:.3f} ± {sd:.3f}" for m, sd in zip(summary["rho_mean"], summary["rho_std"])])
@@ -312,6 +318,7 @@ def section_predictor(w: Writer, data: SourceData, study: Optional[predictor.Stu
     wide.index = [f"{dataset_title(d)} {fr * 100:g}%" for d, fr in wide.index]
     w.text(md.table(wide, default=str, index_label="dataset, training share"))
     mean_gain = gain.groupby(["encoding", "fraction"], sort=False)[["gain", "gain_params"]].mean().unstack("encoding")
+    mean_gain = mean_gain[[(g, e) for g in ("gain", "gain_params") for e in s["encodings"] if (g, e) in mean_gain]]
     mean_gain.columns = [f"{'proxies' if g == 'gain' else 'params'}, {e}" for g, e in mean_gain.columns]
     mean_gain.index = [f"{f * 100:g}%" for f in mean_gain.index]
     w.text("What the proxies and what the parameter count add (ρ with them − ρ of the encoding alone), averaged over "
@@ -327,7 +334,8 @@ def _rf_conclusion(gain: pd.DataFrame) -> str:
     lo, hi = gain["fraction"].min(), gain["fraction"].max()
     parts = []
     for frac in dict.fromkeys([lo, hi]):
-        g = gain[gain["fraction"] == frac].groupby("encoding", sort=False)[["gain", "gain_params"]].mean()
+        g = gain[gain["fraction"] == frac].groupby("encoding")[["gain", "gain_params"]].mean()
+        g = g.reindex([e for e in predictor.ENCODINGS if e in g.index])
         enc = ", ".join(f"{e} {r.gain:+.3f} (params {r.gain_params:+.3f})" for e, r in g.iterrows())
         parts.append(f"at {frac * 100:g} % training data the proxies add, by encoding, {enc}")
     return ("Mean over datasets, ρ with the extra features minus ρ of the encoding alone: " + "; ".join(parts) +
