@@ -55,7 +55,8 @@ PREVIOUS = {"rf_encodings": ("onehot-separate", "numeric"), "rf_features": ("arc
             "rf_fractions": (0.01, 0.025, 0.05, 0.10, 0.20, 0.30, 0.50), "rf_trees": 100}
 
 
-def timed_report(source: str, out: Path, cache: Path, jobs: int, datasets=None, **study) -> dict:
+def timed_report(name: str, source: str, out: Path, cache: Path, jobs: int, datasets=None, **study) -> dict:
+    """One report, timed; printed at once, so a long benchmark that is stopped keeps what it measured."""
     from hytasbench.analysis.report import build_report
 
     wall, cpu = time.perf_counter(), cpu_seconds()
@@ -63,7 +64,13 @@ def timed_report(source: str, out: Path, cache: Path, jobs: int, datasets=None, 
     wall = time.perf_counter() - wall  # the report joins its worker processes: their CPU is in RUSAGE_CHILDREN
     cpu = cpu_seconds() - cpu
     sections = json.loads((out / "run.json").read_text())["seconds"]
+    parts = ", ".join(f"{k} {v:.1f}" for k, v in sections.items())
+    print(f"{name}: wall {wall:.1f} s, CPU {cpu:.1f} s  [{parts}]  (load average now {machine_load()})", flush=True)
     return {"wall": wall, "cpu": cpu, "sections": sections}
+
+
+def machine_load() -> str:
+    return ", ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 def machine() -> str:
@@ -75,8 +82,7 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, load average {load}"
+    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, load average {machine_load()}"
 
 
 def main() -> None:
@@ -93,17 +99,15 @@ def main() -> None:
         source = locate_source(args.source, scratch)
         print(f"machine: {machine()}", flush=True)
         out = Path(args.keep) if args.keep else scratch / "cold"
-        runs["cold (report defaults, every forest fitted)"] = timed_report(
-            source, out, scratch / "cache", args.jobs, args.datasets)
-        runs["warm (report defaults, forests from the cache)"] = timed_report(
-            source, scratch / "warm", scratch / "cache", args.jobs, args.datasets)
-        if not args.no_previous:
-            runs["previous settings, cold (700 forests of 100 trees on 5 datasets)"] = timed_report(
-                source, scratch / "previous", scratch / "cache-previous", args.jobs, args.datasets, **PREVIOUS)
+        for name, folder, cache, study in (
+                ("cold (report defaults, every forest fitted)", out, "cache", {}),
+                ("warm (report defaults, forests from the cache)", scratch / "warm", "cache", {}),
+                ("previous settings, cold (100-tree forests, the former grid)", scratch / "previous",
+                 "cache-previous", PREVIOUS)):
+            if study is PREVIOUS and args.no_previous:
+                continue
+            runs[name] = timed_report(name, source, folder, scratch / cache, args.jobs, args.datasets, **study)
         print(f"machine after: {machine()}")
-    for name, run in runs.items():
-        parts = ", ".join(f"{k} {v:.1f}" for k, v in run["sections"].items())
-        print(f"{name}: wall {run['wall']:.1f} s, CPU {run['cpu']:.1f} s  [{parts}]")
     if not args.no_previous:
         cold, prev = list(runs.values())[0], list(runs.values())[2]
         print(f"previous / cold: wall {prev['wall'] / cold['wall']:.1f}x, CPU {prev['cpu'] / cold['cpu']:.1f}x")
