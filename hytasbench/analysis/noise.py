@@ -55,7 +55,8 @@ def training_noise(runs: pd.DataFrame, target: str = TARGET) -> Dict[str, float]
     noise_var = float(np.var(diff, ddof=1) / 2) if len(diff) >= 2 else float("nan")
     oa_var = float(np.var(headline, ddof=1)) if len(headline) >= 2 else float("nan")
     reliability = max(0.0, 1.0 - noise_var / oa_var) if oa_var > 0 and np.isfinite(noise_var) else float("nan")
-    same = int((pairs["seed_0"] == pairs["seed_1"]).sum()) if "seed_0" in pairs and len(pairs) else 0
+    known = "seed_0" in pairs and bool(pairs[["seed_0", "seed_1"]].notna().all(axis=None))
+    same = int((pairs["seed_0"] == pairs["seed_1"]).sum()) if known else float("nan")  # NaN: seeds not recorded
     return {"pairs": len(pairs), "same_seed_pairs": same, "rho_runs": spearman(a, b),
             "identical": int((diff == 0).sum()), "mean_abs_diff": float(np.mean(np.abs(diff))) if len(diff) else
             float("nan"), "max_abs_diff": float(np.max(np.abs(diff))) if len(diff) else float("nan"),

@@ -363,7 +363,7 @@ def section_noise(w: Writer, data: SourceData) -> None:
                "variance / OA variance; `rho_ceiling` = √reliability, the highest correlation any score could show "
                "with measured OA on this dataset if every architecture were as noisy as the repeated ones "
                "(attenuation). A single pair gives no variance estimate: its ceiling is not computed.",
-               md.table(shown, {"pairs": str, "same_seed_pairs": str, "identical": str, "n_all": str},
+               md.table(shown, {c: _count for c in ("pairs", "same_seed_pairs", "identical", "n_all")},
                         md.number(3), index_label="dataset"))
         w.text(_noise_conclusion(training))
     else:
@@ -381,10 +381,15 @@ def section_noise(w: Writer, data: SourceData) -> None:
                "`seed` values): proxy seed noise is not measured here.")
 
 
+def _count(value: float) -> str:
+    return str(int(value)) if np.isfinite(value) else "–"
+
+
 def _noise_conclusion(training: pd.DataFrame) -> str:
     lines = []
     for ds, r in training.iterrows():
-        what = ("all with the same seed, so they measure nondeterminism, not seed variance"
+        what = ("seeds not recorded" if not np.isfinite(r["same_seed_pairs"]) else
+                "all with the same seed, so they measure nondeterminism, not seed variance"
                 if r["same_seed_pairs"] == r["pairs"] else f"{int(r['same_seed_pairs'])} with the same seed")
         line = (f"- {dataset_title(ds)}: {int(r['pairs'])} repeat pair(s) ({what}); {int(r['identical'])} with identical "
                 f"OA; largest difference {r['max_abs_diff'] * 100:.1f} OA points")
