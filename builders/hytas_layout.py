@@ -67,6 +67,11 @@ NOT_IMPORTED = ("upstream exploratory files outside the paper's tables are not i
                 "zico_modified_weights, zico_weights, snip_ (KSC); in outputs/<ds>/test/ every file not "
                 "listed in VARIANT_FILES; results/layer_scores_*.txt (per-layer scores of unnamed subnets)")
 
+SEED_NOTE = ("seed: every trained row records 0, the base seed of upstream train.py (`--seed` default 0; "
+             "train_searched_sf.sh passes no --seed), so every architecture, repeats included, was trained "
+             "with the same seed; each of the 5 data-parallel processes seeds torch and numpy with 0 + its rank, "
+             "and cudnn.benchmark=True leaves GPU kernels nondeterministic, so seed 0 does not reproduce a run")
+
 
 def required_files() -> List[str]:
     """Paths (relative to the repository root) the importer reads, where they exist upstream."""

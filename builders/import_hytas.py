@@ -256,7 +256,8 @@ def convert_dataset(root: Path, dataset: str, keys: _ArchKeys) -> Tuple[pd.DataF
     frame["dataset"] = dataset
     frame["source"] = SOURCE
     frame["protocol"] = PROTOCOL
-    frame["seed"] = pd.array([None] * len(frame), dtype="Int64")
+    # Base seed 0 (upstream train.py's --seed default; train_searched_sf.sh passes none): see L.SEED_NOTE.
+    frame["seed"] = pd.array([0 if t else None for t in frame[metric_column("oa")].notna()], dtype="Int64")
     frame["device"] = "GPU (upstream: RTX A6000, 5-GPU data parallel)"
     frame["library_version"] = f"upstream {L.REPOSITORY}@{L.COMMIT[:7]}"
     return frame, absent, notes
@@ -271,7 +272,7 @@ def import_reference(source: Optional[Path] = None, dest: Optional[Path] = None)
     if not (source / "results").is_dir():
         raise TableError(source, "not a copy of the authors' repository (no results/ folder)")
     keys = _ArchKeys()
-    frames, absent, notes = {}, {}, [L.NOT_IMPORTED]
+    frames, absent, notes = {}, {}, [L.NOT_IMPORTED, L.SEED_NOTE]
     for dataset in L.DATASETS:
         frames[dataset], absent[dataset], ds_notes = convert_dataset(source, dataset, keys)
         notes += ds_notes
@@ -286,7 +287,7 @@ def import_reference(source: Optional[Path] = None, dest: Optional[Path] = None)
     write_table_set(
         dest, frames, source=SOURCE, protocol=PROTOCOL,
         description=("The HyTAS authors' published results (arXiv 2407.16269): test-set OA/AA/kappa after "
-                     "300 epochs on GPUs, one unrecorded seed, and their zero-cost proxy scores, imported "
+                     "300 epochs on GPUs with base seed 0 (not varied; see notes), and their zero-cost proxy scores, imported "
                      f"from github.com/{L.REPOSITORY} at {L.COMMIT}"),
         build={"command": "python -m builders.import_hytas", "importer_version": __version__,
                "upstream_repository": L.REPOSITORY, "upstream_commit": L.COMMIT,

@@ -172,3 +172,7 @@ class InvalidProtocolError(HytasError, ValueError):
     def __init__(self, message: str, allowed: Optional[Iterable] = None):
         self.allowed = None if allowed is None else list(allowed)
         super().__init__(f"invalid training protocol: {message}{_allowed(self.allowed)}")
+
+
+class InvalidSettingError(HytasError, ValueError):
+    """An analysis setting outside its allowed range (e.g. a forest of zero trees)."""

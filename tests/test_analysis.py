@@ -11,6 +11,7 @@ from scipy import stats
 
 from hytasbench.analysis import ablation, correlation, factors, layers, predictor, scales
 from hytasbench.analysis.data import score_columns
+from hytasbench.errors import HytasError
 
 # x and y below, by hand: ranks y = 1, 2, 3.5, 5, 3.5; rho = 8 / sqrt(10 * 9.5);
 # concordant 8, discordant 1, one tie in y: tau-b = 7 / sqrt(10 * 9).
@@ -250,7 +251,7 @@ def test_numeric_and_onehot_encodings():
     assert names[:3] == ["depth", "embed_dim", "heads_1"] and num.shape == (3, 22)
     assert list(num[0, :6]) == [4, 32, 3, 4, 5, 6] and num[0, 6] == 0  # padded past the last layer
     assert num[1, 12 + 4] == 1 and num[1, 12 + 5] == 0  # ratio_5 of the 5-layer arch, ratio_6 padded
-    onehot, cols = predictor.onehot_features(frame)
+    onehot, cols = predictor.onehot_features(frame, predictor.ONEHOT_FIELDS["onehot-separate"])
     # depth {4,5} + embed {32,48} + heads lists {3456, 33333} + ratio lists {1234, 11111, 6666}
     assert onehot.shape == (3, 9) and (onehot.sum(axis=1) == 4).all()
     assert "num_heads=[3, 4, 5, 6]" in cols
@@ -259,43 +260,73 @@ def test_numeric_and_onehot_encodings():
     assert list(predictor.distinct_columns(onehot[[0, 1]])) == [0, 1, 2]
 
 
-def test_distinct_columns_keeps_one_column_per_pattern():
-    import scipy.sparse as sp
+def test_paper_encoding_couples_depth_and_width_like_the_csv_embed_dim_list():
+    frame = pd.DataFrame({"depth": [4, 5, 4], "embed_dim": [32, 32, 48],
+                          "num_heads": [[3] * 4, [3] * 5, [4] * 4], "mlp_ratio": [[1] * 4, [1] * 5, [2] * 4]})
+    onehot, cols = predictor.onehot_features(frame)  # the paper's fields by default
+    # the upstream CSV writes embed_dim as the per-layer list: three distinct cells here, not two widths
+    assert {c for c in cols if c.startswith("depth_width=")} == {
+        "depth_width=[32, 32, 32, 32]", "depth_width=[32, 32, 32, 32, 32]", "depth_width=[48, 48, 48, 48]"}
+    # trained on (depth, width) = (4, 32), (5, 32), (4, 48), asked about (5, 48) with lists never seen:
+    # an unseen category is all zeros (OneHotEncoder(handle_unknown='ignore'))
+    four = pd.DataFrame({"depth": [4, 5, 4, 5], "embed_dim": [32, 32, 48, 48],
+                         "num_heads": [[3] * 4, [3] * 5, [4] * 4, [4] * 5],
+                         "mlp_ratio": [[1] * 4, [1] * 5, [2] * 4, [2] * 5], "metric_oa": [0.5, 0.6, 0.7, 0.8]})
+    data = predictor.study_data(four)
+    train, test = np.array([0, 1, 2]), np.array([3])
+    assert data.features("onehot-separate", "arch", test, train).toarray().sum() == 2  # depth 5 and width 48
+    assert data.features("paper", "arch", test, train).toarray().sum() == 1  # depth 5 only: [48] * 5 is unseen
+    with pytest.raises(HytasError, match="allowed"):
+        data.features("onehot", "arch", np.array([0]), np.array([1]))
 
-    m = sp.csc_matrix(np.array([[1, 1, 0, 0, 1], [0, 0, 0, 1, 1], [1, 1, 0, 0, 1]]))
-    assert list(predictor.distinct_columns(m)) == [0, 3, 4]  # column 1 copies 0, column 2 is empty
+
+def test_split_draws_the_notebooks_train_test_split():
+    train, test = predictor.split(2000, 0.01, seed=42)
+    assert len(train) == 20 and len(test) == 1980 and not set(train) & set(test)
+    assert sorted(np.concatenate([train, test])) == list(range(2000))
+    # scikit-learn's ShuffleSplit: a RandomState(seed) permutation, test rows first, then the training rows
+    perm = np.random.RandomState(42).permutation(2000)
+    assert list(test) == list(perm[:1980]) and list(train) == list(perm[1980:])
+    assert list(predictor.split(2000, 0.01, seed=42)[0]) == list(train)
 
 
-def test_split_is_seeded_nested_and_disjoint():
-    train, test = predictor.split(100, 0.1, seed=3)
-    assert len(train) == 10 and len(test) == 90 and not set(train) & set(test)
-    bigger, _ = predictor.split(100, 0.3, seed=3)
-    assert set(train) <= set(bigger)
-    assert list(predictor.split(100, 0.1, seed=3)[0]) == list(train)
-    assert len(predictor.split(50, 0.01, seed=0)[0]) == 2  # at least two training rows
-
-
-def test_study_drops_rows_without_oa_or_proxies_and_learns_depth():
+def test_study_drops_rows_without_oa_or_features_and_learns_depth():
     frame = _toy_frame(n=80, seed=5)
     frame.loc[0, "metric_oa"] = np.nan
     frame.loc[1, "proxy_zico"] = np.nan
+    frame.loc[2, "cost_params"] = np.nan
     data = predictor.study_data(frame)
-    assert data.n == 78 and "cost_model_size" not in data.proxy_names and "cost_params" in data.proxy_names
-    assert data.proxy_names[:2] == ["proxy_snip", "proxy_synflow"]  # grad_norm is all NaN: not a feature
-    results = predictor.rf_study({"toy": frame}, fractions=(0.5,), seeds=(0,), n_jobs=1)
-    assert len(results) == 2 * 2 and set(results["n_train"]) == {39}
+    # the notebook's proxies that the frame holds, in its order (grad_norm is all NaN: not a feature); no size
+    assert data.n == 77 and data.proxy_names == ["proxy_dss", "proxy_snip", "proxy_zico", "proxy_fisher",
+                                                 "proxy_synflow"]
+    assert data.extras["arch+params"].shape == (77, 1)
+    results = predictor.rf_study({"toy": frame}, fractions=(0.5,), seeds=(0,), n_trees=10, n_jobs=1)
+    assert len(results) == 3 * 3 and set(results["n_train"]) == {38}
     summary = predictor.summarize(results)
     assert (summary["seeds"] == 1).all()
     numeric = summary[(summary["encoding"] == "numeric") & (summary["features"] == "arch")]["rho_mean"].iloc[0]
     assert numeric > 0.5  # OA is a smooth function of depth and width here
     gain = predictor.proxy_gain(summary)
-    assert set(gain["encoding"]) == {"onehot", "numeric"} and gain["gain"].notna().all()
+    assert set(gain["encoding"]) == set(predictor.ENCODINGS) and gain[["gain", "gain_params"]].notna().all().all()
+    with pytest.raises(HytasError, match="positive"):
+        predictor.rf_study({"toy": frame}, n_trees=0)
+
+
+def test_study_runs_in_worker_processes_with_progress():
+    frame = _toy_frame(n=60, seed=7)
+    seen = []
+    settings = dict(fractions=(0.2, 0.5), seeds=(0, 1), encodings=("paper", "numeric"), feature_sets=("arch",),
+                    n_trees=5)
+    here = predictor.rf_study({"toy": frame}, n_jobs=1, **settings)
+    pooled = predictor.rf_study({"toy": frame}, n_jobs=2, progress=lambda d, t: seen.append((d, t)), **settings)
+    pd.testing.assert_frame_equal(here, pooled)  # seeded forests: the same rows either way
+    assert seen == [(i, 8) for i in range(1, 9)]
 
 
 def test_rf_study_cache_returns_the_same_rows(tmp_path):
     frame = _toy_frame(n=40, seed=6)
     settings = dict(fractions=(0.5,), seeds=(0,), encodings=("numeric",), feature_sets=("arch",), n_jobs=1,
-                    cache=tmp_path)
+                    n_trees=10, cache=tmp_path)
     first = predictor.rf_study({"toy": frame}, **settings)
     assert len(list(tmp_path.glob("rf-toy-*.csv"))) == 1
     again = predictor.rf_study({"toy": frame}, **settings)

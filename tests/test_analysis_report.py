@@ -156,3 +156,58 @@ def test_analysis_imports_neither_torch_nor_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "[]"
+
+
+def test_noise_section_shows_training_repeats_and_proxy_seed_noise(tmp_path):
+    # a table set as a multi-seed build writes it: every architecture scored with seeds 0, 1 and 2 (runs 0-2),
+    # OA in run 0, and two architectures trained a second time with another seed
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    n = 40
+    depth = rng.choice([4, 6, 8], n)
+    arch = [f"e64-h{''.join(map(str, rng.choice([3, 4, 5, 6], d)))}-r{'1' * d}" for d in depth]
+    oa = np.linspace(0.5, 0.9, n)
+    scores = {s: oa + rng.normal(0, 0.05 * (s + 1), n) for s in (0, 1, 2)}
+    rows = []
+    for s in (0, 1, 2):
+        for i in range(n):
+            rows.append({"arch": arch[i], "dataset": "ksc", "source": "seeds", "run": s, "seed": s,
+                         "depth": depth[i], "embed_dim": 64, "num_heads": [3] * depth[i], "mlp_ratio": [1] * depth[i],
+                         "metric_oa": oa[i] if s == 0 else (oa[i] + 0.01 if s == 1 and i < 2 else np.nan),
+                         "proxy_snip": scores[s][i]})
+    write_table_set(tmp_path / "seeds", {"ksc": pd.DataFrame(rows)}, source="seeds", protocol="test",
+                    description="three proxy seeds")
+    out = report.build_report(str(tmp_path / "seeds"), tmp_path / "out", rf=False, n_boot=10, figures=False)
+    text = out.read_text(encoding="utf-8")
+    section = text.split("## 7. Noise")[1]
+    seed_noise = pd.read_csv(tmp_path / "out" / "tables" / "proxy_seed_noise.csv").set_index("proxy")
+    snip = seed_noise.loc["snip"]
+    per_seed = [stats.spearmanr(scores[s], oa).statistic for s in (0, 1, 2)]
+    assert snip["seeds"] == 3 and snip["n"] == n
+    assert snip["rho_mean"] == pytest.approx(np.mean(per_seed)) and snip["rho_min"] == pytest.approx(min(per_seed))
+    assert snip["rho_lo"] < snip["rho_mean"] < snip["rho_hi"]
+    between = [stats.spearmanr(scores[a], scores[b]).statistic for a, b in ((0, 1), (0, 2), (1, 2))]
+    assert snip["rho_between_seeds_min"] == pytest.approx(min(between))
+    mean_rank = np.mean([stats.rankdata(scores[s]) for s in (0, 1, 2)], axis=0)
+    assert snip["rho_of_mean_rank"] == pytest.approx(stats.spearmanr(mean_rank, oa).statistic)
+    training = pd.read_csv(tmp_path / "out" / "tables" / "training_noise.csv").set_index("dataset").loc["ksc"]
+    assert training["pairs"] == 2 and training["same_seed_pairs"] == 0 and training["identical"] == 0
+    assert training["max_abs_diff"] == pytest.approx(0.01)
+    assert "Kennedy Space Center: 2 repeat pair(s) (0 with the same seed)" in section
+    assert "tables/proxy_seed_noise.csv" in section
+
+
+def test_noise_section_says_when_nothing_was_repeated(tmp_path):
+    frame = _toy_source_frame()
+    out = report.build_report(data=SourceData("once", {"ksc": frame}), out=tmp_path, rf=False, n_boot=10,
+                              figures=False)
+    assert "## 7. Noise\n\nNot available for this source: no architecture was trained twice" in \
+        out.read_text(encoding="utf-8")
+
+
+def _toy_source_frame() -> pd.DataFrame:
+    return pd.DataFrame({"arch": ["e32-h3333-r1111", "e48-h4444-r2222", "e64-h5555-r3333"], "run": 0, "depth": 4,
+                         "embed_dim": [32, 48, 64], "num_heads": [[3] * 4, [4] * 4, [5] * 4],
+                         "mlp_ratio": [[1] * 4, [2] * 4, [3] * 4], "metric_oa": [0.5, 0.6, 0.7],
+                         "proxy_synflow": [1.0, 3.0, 2.0]})

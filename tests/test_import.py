@@ -171,3 +171,12 @@ def test_offline_gives_a_clear_message(tmp_path, monkeypatch, capsys):
     assert import_hytas.main([]) == 1
     err = capsys.readouterr().err
     assert "offline" in err and "--from" in err
+
+
+def test_training_seed_is_the_upstream_default_with_its_source(reference_bench):
+    df = reference_bench.frame("houston2013", runs="all")
+    trained = df["metric_oa"].notna()
+    assert (df.loc[trained, "seed"] == 0).all() and df.loc[~trained, "seed"].isna().all()
+    assert (df["run"] > 0).any()  # the repeats carry the same seed: upstream never varied it
+    notes = " ".join(reference_bench.manifest()["notes"])
+    assert "train.py" in notes and "0 + its rank" in notes

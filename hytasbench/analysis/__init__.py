@@ -4,7 +4,8 @@ Modules, one job each: :mod:`.data` (loading, which columns are scores), :mod:`.
 (rank correlations, top-k precision, top-1 OA, bootstrap CIs), :mod:`.ablation` (sign
 ablation), :mod:`.scales` (attention vs MLP scale gap), :mod:`.layers` (per-layer decay),
 :mod:`.factors` (architecture factors, model size, transfer between datasets),
-:mod:`.predictor` (the random-forest study), :mod:`.figures` (matplotlib, optional) and
+:mod:`.predictor` (the random-forest study), :mod:`.noise` (repeated trainings, proxy seed
+noise), :mod:`.figures` (matplotlib, optional) and
 :mod:`.report` (Markdown + CSV + PNG). None imports torch; matplotlib is imported only to draw.
 
 Typical notebook use::

@@ -25,11 +25,16 @@ Source = Union[str, "os.PathLike[str]"]
 
 @dataclass
 class SourceData:
-    """The headline-run frame of every dataset of one source, with the source's manifest."""
+    """The headline-run frame of every dataset of one source, with the source's manifest.
+
+    ``runs`` holds every row of a dataset (repeated trainings, proxies scored with other seeds)
+    where the source has more than the headline run; the noise analysis reads it.
+    """
 
     source: str
     frames: Dict[str, pd.DataFrame]
     manifest: Dict[str, Any] = field(default_factory=dict)
+    runs: Dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def load(source: Optional[Source] = None, datasets: Optional[Sequence[str]] = None) -> SourceData:
@@ -46,8 +51,10 @@ def load(source: Optional[Source] = None, datasets: Optional[Sequence[str]] = No
     if datasets is not None:
         wanted = [canonical_name(d) for d in datasets]  # raises UnknownDatasetError on unknown ones
         names = [d for d in names if d in wanted]
-    frames = {ds: bench.frame(ds, runs="first") for ds in names}
-    return SourceData(bench.default_source, frames, bench.manifest())
+    every = {ds: bench.frame(ds, runs="all") for ds in names}
+    frames = {ds: f[f["run"] == 0].reset_index(drop=True) for ds, f in every.items()}
+    runs = {ds: f for ds, f in every.items() if len(f) > len(frames[ds])}
+    return SourceData(bench.default_source, frames, bench.manifest(), runs)
 
 
 def dataset_title(dataset: str) -> str:

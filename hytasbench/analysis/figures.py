@@ -29,8 +29,9 @@ STYLE = {
 DPI = 150
 PANEL = (3.2, 3.0)  # inches per dataset panel
 SERIES = {  # RF study: colour by encoding, line style by feature set
-    ("onehot", "arch"): ("#1f77b4", "--"), ("onehot", "arch+proxies"): ("#1f77b4", "-"),
-    ("numeric", "arch"): ("#d62728", "--"), ("numeric", "arch+proxies"): ("#d62728", "-"),
+    (enc, feats): (color, style)
+    for enc, color in (("paper", "#1f77b4"), ("onehot-separate", "#2ca02c"), ("numeric", "#d62728"))
+    for feats, style in (("arch", "--"), ("arch+proxies", "-"), ("arch+params", ":"))
 }
 PAIR = ("#1f77b4", "#ff7f0e")  # two-way comparisons: with/without sign, attention/MLP, median/max
 

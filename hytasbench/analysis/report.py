@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import io
 import json
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, TextIO, Union
 
 import numpy as np
 import pandas as pd
 
 from .. import __version__
 from ..cache import cache_dir
-from . import ablation, correlation, factors, layers, predictor, scales
+from . import ablation, correlation, factors, layers, noise, predictor, scales
 from . import markdown as md
 from .data import TARGET, SourceData, dataset_title, load, present, score_columns
 
@@ -281,76 +282,184 @@ def _transfer(w: Writer, frames: Dict[str, pd.DataFrame]) -> None:
            "(a proxy that ignored the data would score 1):", md.table(mean, index_label="quantity"))
 
 
-def section_predictor(w: Writer, data: SourceData, n_jobs: int, cache: Optional[Path],
-                      fractions: Sequence[float] = predictor.FRACTIONS,
-                      seeds: Sequence[int] = predictor.SEEDS) -> Optional[pd.DataFrame]:
+ENCODING_TEXT = {
+    "paper": "`paper` = the notebook's one-hot of the CSV columns `layer_num`, `embed_dim` (the per-layer list, so "
+             "depth and width together), the whole `num_heads` and the whole `mlp_ratio` list, categories unseen in "
+             "training ignored",
+    "onehot-separate": "`onehot-separate` = the same with the width as its own category",
+    "numeric": "`numeric` = depth, width and per-layer heads and ratios as numbers, padded",
+}
+
+
+def section_predictor(w: Writer, data: SourceData, study: Optional[predictor.StudyRun],
+                      progress: Optional[predictor.Progress] = None) -> Optional[pd.DataFrame]:
     w.heading(2, "6. Random-forest predictor (the paper's RQ4)")
-    frames = {ds: f for ds, f in data.frames.items() if present(f, TARGET)}
-    if not frames:
+    if study is None:
         w.text("Not available for this source: no dataset has OA values.")
         return None
-    results = predictor.rf_study(frames, fractions=fractions, seeds=seeds, n_jobs=n_jobs, cache=cache)
+    results = study.result(progress)
     summary = predictor.summarize(results)
     gain = predictor.proxy_gain(summary)
     w.csv("rf_runs", results)
     w.csv("rf_summary", summary)
-    used = predictor.proxy_feature_columns(next(iter(frames.values())))
-    w.text(f"scikit-learn RandomForestRegressor with default settings, trained on a random "
-           f"{', '.join(f'{f * 100:g}' for f in fractions)} % of the architectures, scored by Spearman ρ "
-           f"on all the others; {len(seeds)} seeds (mean ± std). Encodings: `onehot` = one-hot of the "
-           "architecture's columns as whole values (depth, width, the whole heads list, the whole MLP-ratio list; "
-           "the paper's encoding); `numeric` = depth, width and per-layer heads and ratios as numbers, padded. "
-           f"Proxy features: {', '.join(c.split('_', 1)[1] for c in used)}.")
-    wide = summary.assign(cell=[f"{m:.3f} ± {s:.3f}" for m, s in zip(summary["rho_mean"], summary["rho_std"])])
+    s = study.settings
+    proxies = ", ".join(c.split("_", 1)[1] for c in next(iter(study.data.values())).proxy_names)
+    w.text(f"scikit-learn RandomForestRegressor ({s['n_trees']} trees, otherwise default settings) trained on "
+           f"{', '.join(f'{f * 100:g}' for f in s['fractions'])} % of the architectures, scored by Spearman ρ "
+           f"on all the others; split seeds {', '.join(map(str, s['seeds']))} (mean ± std over seeds), drawn as the "
+           "authors' notebook draws them (`train_test_split`, rows in architecture-id order). Encodings: "
+           + "; ".join(ENCODING_TEXT[e] for e in s["encodings"]) + ". Feature sets: `arch` alone, `arch+proxies` "
+           f"(the notebook's {proxies}; no model size), `arch+params` (one size feature, the parameter count). "
+           f"n per dataset: {', '.join(f'{dataset_title(ds)} {d.n}' for ds, d in study.data.items())}.")
+    wide = summary.assign(cell=[f"{m:.3f} ± {sd:.3f}" for m, sd in zip(summary["rho_mean"], summary["rho_std"])])
     wide = wide.pivot_table(index=["dataset", "fraction"], columns=["encoding", "features"], values="cell",
                             aggfunc="first", sort=False)
     wide.columns = [f"{e}, {f}" for e, f in wide.columns]
     wide.index = [f"{dataset_title(d)} {fr * 100:g}%" for d, fr in wide.index]
     w.text(md.table(wide, default=str, index_label="dataset, training share"))
-    mean_gain = gain.groupby(["encoding", "fraction"])["gain"].mean().unstack("encoding")
+    mean_gain = gain.groupby(["encoding", "fraction"], sort=False)[["gain", "gain_params"]].mean().unstack("encoding")
+    mean_gain = mean_gain[[(g, e) for g in ("gain", "gain_params") for e in s["encodings"] if (g, e) in mean_gain]]
+    mean_gain.columns = [f"{'proxies' if g == 'gain' else 'params'}, {e}" for g, e in mean_gain.columns]
     mean_gain.index = [f"{f * 100:g}%" for f in mean_gain.index]
-    w.text("What the proxies add (ρ with proxies − ρ without), averaged over datasets:",
-           md.table(mean_gain, default=md.number(3), index_label="training share"))
-    w.text(_rf_conclusion(summary, gain))
+    w.text("What the proxies and what the parameter count add (ρ with them − ρ of the encoding alone), averaged over "
+           "datasets:", md.table(mean_gain, default=md.number(3), index_label="training share"))
+    w.text(_rf_conclusion(gain))
     w.figure("rf_study", "Held-out Spearman ρ of the random forest (mean ± std over seeds)",
              lambda: _figures().rf_curves(summary))
     return summary
 
 
-def _rf_conclusion(summary: pd.DataFrame, gain: pd.DataFrame) -> str:
-    """A data-driven sentence: how much proxies add under each encoding, small vs large training sets."""
-    small, large = gain["fraction"] <= 0.05, gain["fraction"] >= 0.20
+def _rf_conclusion(gain: pd.DataFrame) -> str:
+    """A data-driven sentence: what proxies and size add under each encoding at the smallest and largest share."""
+    lo, hi = gain["fraction"].min(), gain["fraction"].max()
     parts = []
-    for enc in predictor.ENCODINGS:
-        g = gain[gain["encoding"] == enc]
-        parts.append(f"with the {enc} encoding proxies add {g.loc[small[g.index], 'gain'].mean():+.3f} ρ on average "
-                     f"at 1–5% training data and {g.loc[large[g.index], 'gain'].mean():+.3f} at 20–50%")
-    arch = summary[summary["features"] == "arch"].groupby("encoding")["rho_mean"].mean()
-    verdict = ("The numeric encoding alone predicts better than the one-hot one"
-               if arch.get("numeric", np.nan) > arch.get("onehot", np.nan)
-               else "The one-hot encoding alone predicts at least as well as the numeric one")
-    return (f"In this data, {'; '.join(parts)}. {verdict} (mean ρ over datasets and shares "
-            f"{arch.get('onehot', np.nan):.3f} one-hot vs {arch.get('numeric', np.nan):.3f} numeric), so how much the "
-            "proxies appear to add depends on how the architecture is encoded.")
+    for frac in dict.fromkeys([lo, hi]):
+        g = gain[gain["fraction"] == frac].groupby("encoding")[["gain", "gain_params"]].mean()
+        g = g.reindex([e for e in predictor.ENCODINGS if e in g.index])
+        enc = ", ".join(f"{e} {r.gain:+.3f} (params {r.gain_params:+.3f})" for e, r in g.iterrows())
+        parts.append(f"at {frac * 100:g} % training data the proxies add, by encoding, {enc}")
+    return ("Mean over datasets, ρ with the extra features minus ρ of the encoding alone: " + "; ".join(parts) +
+            ". How much the proxies appear to add depends on the encoding, and a single size feature is the "
+            "yardstick for what they add beyond size.")
+
+
+def section_noise(w: Writer, data: SourceData) -> None:
+    w.heading(2, "7. Noise")
+    frames = {ds: data.runs.get(ds, f) for ds, f in data.frames.items()}
+    training = noise.noise_table(frames)
+    seeds = {ds: noise.proxy_seed_noise(f, data.frames[ds]) for ds, f in frames.items()}
+    seeds = {ds: t for ds, t in seeds.items() if not t.empty}
+    if training.empty and not seeds:
+        w.text("Not available for this source: no architecture was trained twice and no proxy was scored with "
+               "more than one seed, so the noise of its OA and scores cannot be measured from it.")
+        return
+    if not training.empty:
+        w.csv("training_noise", training.rename_axis("dataset"), index=True)
+        shown = training.rename(index=dataset_title)
+        w.text("Architectures trained more than once (run 0 against run 1). `same_seed_pairs`: pairs whose two runs "
+               "had the same seed; those measure only run-to-run nondeterminism (on GPUs, nondeterministic kernels), "
+               "not seed variance. `identical`: pairs with exactly the same OA. `noise_sd` = std(difference)/√2, the "
+               "noise of one run; `oa_sd`: std of OA over all `n_all` architectures; `reliability` = 1 − noise "
+               "variance / OA variance; `rho_ceiling` = √reliability, the highest correlation any score could show "
+               "with measured OA on this dataset if every architecture were as noisy as the repeated ones "
+               "(attenuation). A single pair gives no variance estimate: its ceiling is not computed.",
+               md.table(shown, {c: _count for c in ("pairs", "same_seed_pairs", "identical", "n_all")},
+                        md.number(3), index_label="dataset"))
+        w.text(_noise_conclusion(training))
+    else:
+        w.text("No architecture of this source was trained twice: the noise of its OA is not measured here.")
+    if seeds:
+        long = pd.concat([t.assign(dataset=ds) for ds, t in seeds.items()], ignore_index=True)
+        w.csv("proxy_seed_noise", long)
+        shown = long.assign(dataset=long["dataset"].map(dataset_title)).set_index("dataset")
+        w.text("Proxies scored with several seeds: Spearman ρ of the scores between seeds (mean and minimum over seed "
+               "pairs); ρ with OA per seed, oriented (mean, std, range, and a 95% t interval of the mean over seeds); "
+               "ρ with OA of the rank averaged over seeds, on the `n` architectures scored with every seed.",
+               md.table(shown, {"proxy": str, "seeds": str, "n": str}, md.number(3)))
+    else:
+        w.text("No proxy of this source was scored with more than one seed (rows of one architecture with different "
+               "`seed` values): proxy seed noise is not measured here.")
+
+
+def _count(value: float) -> str:
+    return str(int(value)) if np.isfinite(value) else "–"
+
+
+def _noise_conclusion(training: pd.DataFrame) -> str:
+    lines = []
+    for ds, r in training.iterrows():
+        what = ("seeds not recorded" if not np.isfinite(r["same_seed_pairs"]) else
+                "all with the same seed, so they measure nondeterminism, not seed variance"
+                if r["same_seed_pairs"] == r["pairs"] else f"{int(r['same_seed_pairs'])} with the same seed")
+        line = (f"- {dataset_title(ds)}: {int(r['pairs'])} repeat pair(s) ({what}); {int(r['identical'])} with identical "
+                f"OA; largest difference {r['max_abs_diff'] * 100:.1f} OA points")
+        if r["pairs"] >= 2:
+            line += (f"; Spearman ρ between runs {r['rho_runs']:.3f}; a proxy's ρ with OA on all {int(r['n_all'])} "
+                     f"architectures could reach at most about {r['rho_ceiling']:.3f}")
+        lines.append(line + ".")
+    return "\n".join(lines)
+
+
+class ProgressLine:
+    """One status line per report section on a stream (stderr), updated in place on a terminal."""
+
+    def __init__(self, total: int, stream=None):
+        self.total, self.stream, self.index = total, stream if stream is not None else sys.stderr, 0
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.name, self.shown = "", -1
+
+    def start(self, name: str) -> None:
+        self.index += 1
+        self.name, self.shown = name, -1
+        self._say(f"[{self.index}/{self.total}] {name} ...", final=False)
+
+    def step(self, done: int, total: int) -> None:
+        """Within a section: ``done`` of ``total`` units (on a log, every tenth only)."""
+        tenth = done * 10 // max(total, 1)
+        if self.live or tenth > self.shown:
+            self.shown = tenth
+            self._say(f"[{self.index}/{self.total}] {self.name}: {done}/{total}", final=False)
+
+    def finish(self, seconds: float) -> None:
+        self._say(f"[{self.index}/{self.total}] {self.name} done in {seconds:.1f} s", final=True)
+
+    def _say(self, text: str, final: bool) -> None:
+        if self.live:
+            self.stream.write("\r\033[K" + text + ("\n" if final else ""))
+        elif final or text.endswith("...") or ":" in text:
+            self.stream.write(text + "\n")
+        self.stream.flush()
 
 
 def build_report(source: Optional[str] = None, out: Path = Path("hytasbench-report"), *,
                  datasets: Optional[Sequence[str]] = None, n_boot: int = correlation.N_BOOT,
                  rf: bool = True, n_jobs: int = 2, figures: bool = True, cache: Union[bool, Path] = True,
-                 rf_fractions: Sequence[float] = predictor.FRACTIONS, rf_seeds: Sequence[int] = predictor.SEEDS,
-                 data: Optional[SourceData] = None) -> Path:
+                 rf_fractions: Sequence[float] = predictor.REPORT_FRACTIONS, rf_seeds: Sequence[int] = predictor.SEEDS,
+                 rf_trees: int = predictor.REPORT_TREES, rf_encodings: Sequence[str] = predictor.REPORT_ENCODINGS,
+                 rf_features: Sequence[str] = predictor.FEATURE_SETS, data: Optional[SourceData] = None,
+                 progress: Union[bool, TextIO] = False) -> Path:
     """Write the whole report for one source and return the path of ``report.md``.
 
     ``data`` replaces loading (a notebook may pass frames it built); ``rf=False`` skips the
     random-forest study; ``cache`` is where fitted study results are kept (True: the user cache
-    folder, a path: that folder, False: nowhere, always refit); the paper's fractions and five
-    seeds are the defaults of ``rf_fractions`` and ``rf_seeds``. Besides ``report.md`` the folder
-    gets ``run.json`` (source, versions, seconds per section).
+    folder, a path: that folder, False: nowhere, always refit); ``rf_fractions``, ``rf_seeds``,
+    ``rf_trees``, ``rf_encodings`` and ``rf_features`` set the study (the defaults are the report's one-minute study;
+    docs/analysis.md measures what it changes against the full one).
+    The forests are started first, in ``n_jobs`` worker processes, and fit while the other
+    sections are computed. ``progress`` (True: stderr, or a stream) shows one line per section.
+    Besides ``report.md`` the folder gets ``run.json`` (source, versions, seconds per section).
     """
     data = data if data is not None else load(source, datasets)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     w = Writer(out, figures)
+    study = None
+    if rf:
+        rf_cache = cache_dir() / "analysis" if cache is True else Path(cache) if cache else None
+        with_oa = {ds: f for ds, f in data.frames.items() if present(f, TARGET)}
+        if with_oa:
+            study = predictor.StudyRun(with_oa, rf_fractions, rf_seeds, rf_encodings, rf_features,
+                                       n_trees=rf_trees, n_jobs=n_jobs, cache=rf_cache)
     steps = [("overview", lambda: section_overview(w, data)),
              ("quality", lambda: section_quality(w, data, n_boot)),
              ("sign", lambda: section_sign(w, data)),
@@ -358,16 +467,22 @@ def build_report(source: Optional[str] = None, out: Path = Path("hytasbench-repo
              ("layers", lambda: section_layers(w, data)),
              ("factors", lambda: section_factors(w, data))]
     if rf:
-        rf_cache = cache_dir() / "analysis" if cache is True else Path(cache) if cache else None
-        steps.append(("predictor", lambda: section_predictor(w, data, n_jobs, rf_cache, rf_fractions, rf_seeds)))
+        steps.append(("predictor", lambda: section_predictor(w, data, study, bar.step)))
+    steps.append(("noise", lambda: section_noise(w, data)))
+    bar = ProgressLine(len(steps), None if progress is True else progress if progress else io.StringIO())
     for name, step in steps:
         start = time.perf_counter()
+        bar.start(name)
         step()
         w.timings[name] = time.perf_counter() - start
+        bar.finish(w.timings[name])
     w.text("---", "Computed in " + ", ".join(f"{k} {v:.1f} s" for k, v in w.timings.items())
-           + (" (random-forest results may come from the cache)." if rf and cache else "."))
+           + (" (the forests fit in worker processes while the earlier sections ran; their results may come from "
+              "the cache)." if rf and cache else "."))
     run = {"source": data.source, "hytasbench": __version__, "datasets": list(data.frames), "n_boot": n_boot,
-           "rf": {"fractions": list(rf_fractions), "seeds": list(rf_seeds)} if rf else None,
+           "rf": {"fractions": list(rf_fractions), "seeds": list(rf_seeds), "trees": rf_trees,
+                  "encodings": list(rf_encodings), "features": list(rf_features),
+                  "forests_fitted": study.total if study else 0} if rf else None,
            "seconds": {k: round(v, 3) for k, v in w.timings.items()}}
     (out / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
     return w.write()
@@ -382,6 +497,13 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-rf", action="store_true", help="skip the random-forest study (the slow part)")
     p.add_argument("--no-cache", action="store_true", help="refit the random forests even if cached results exist")
     p.add_argument("--jobs", type=int, default=2, help="worker processes for the random-forest fits")
+    p.add_argument("--trees", type=int, help=f"trees per forest (default {predictor.REPORT_TREES}; "
+                                             f"the notebook's forests have {predictor.N_TREES})")
+    p.add_argument("--rf-full", action="store_true",
+                   help=f"the full study: encodings {', '.join(predictor.ENCODINGS)}, training shares "
+                        f"{', '.join(f'{f * 100:g}%%' for f in predictor.FRACTIONS)}, {predictor.N_TREES} trees "
+                        "(minutes of CPU; the default is the report's one-minute study)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--no-figures", action="store_true", help="tables only (no matplotlib needed)")
     p.set_defaults(func=run)
 
@@ -391,11 +513,25 @@ def add_parser(subparsers) -> None:
     _arguments(subparsers.add_parser("report", help="the paper's analysis of a table source as Markdown + CSV + PNG"))
 
 
+def _study_settings(args: argparse.Namespace) -> Dict[str, object]:
+    """The random-forest settings the options ask for: the report's study, or ``--rf-full``."""
+    if args.rf_full:
+        settings = {"rf_fractions": predictor.FRACTIONS, "rf_encodings": predictor.ENCODINGS,
+                    "rf_trees": predictor.N_TREES}
+    else:
+        settings = {"rf_fractions": predictor.REPORT_FRACTIONS, "rf_encodings": predictor.REPORT_ENCODINGS,
+                    "rf_trees": predictor.REPORT_TREES}
+    if args.trees is not None:
+        settings["rf_trees"] = args.trees
+    return settings
+
+
 def run(args: argparse.Namespace) -> int:
     """Build the report from parsed options and say where it went."""
     start = time.perf_counter()
     path = build_report(args.source, Path(args.out), datasets=args.datasets, n_boot=args.n_boot,
-                        rf=not args.no_rf, n_jobs=args.jobs, figures=not args.no_figures, cache=not args.no_cache)
+                        rf=not args.no_rf, n_jobs=args.jobs, figures=not args.no_figures, cache=not args.no_cache,
+                        progress=not args.quiet, **_study_settings(args))
     print(f"report written to {path} in {time.perf_counter() - start:.1f} s")
     return 0
 
