@@ -19,7 +19,7 @@ OA = [0.5, 0.6, 0.7, 0.8, 0.9]
 
 
 @pytest.fixture(scope="module")
-def bench(tmp_path_factory):
+def table_path(tmp_path_factory):
     rows = []
     for i, aid in enumerate([1, 2, 3, 4, 5]):
         a = space.parse(aid)
@@ -31,7 +31,12 @@ def bench(tmp_path_factory):
                          library_version="0", absent_reason=None))
     path = tmp_path_factory.mktemp("ens") / "t"
     write_table_set(path, {"indian_pines": pd.DataFrame(rows)}, source="t", protocol="p", description="test")
-    return Benchmark(source=path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bench(table_path):
+    return Benchmark(source=table_path)
 
 
 def test_mean_of_normalised_ranks_by_hand(bench):
@@ -76,3 +81,19 @@ def test_nas_problem_accepts_an_ensemble(bench):
     assert problem.proxy_seconds("ensemble:snip+grasp") == pytest.approx([0.75] * 5)
     assert problem.space.orientation("ensemble:snip+grasp") == 1
 
+
+
+def test_report_takes_ensembles_by_name_and_oa_from_another_source(bench, table_path, tmp_path):
+    from hytasbench.analysis.data import load
+    from hytasbench.analysis.report import build_report
+
+    scores_only = tmp_path / "scores"  # the same architectures without OA, as evaluate-proxy writes them
+    frame = bench.frame("indian_pines").drop(columns=["metric_oa"])
+    write_table_set(scores_only, {"indian_pines": frame}, source="mine", protocol="p", description="scores")
+    data = load(scores_only, scores=["ensemble:snip+grasp"], oa_source=table_path)
+    f = data.frames["indian_pines"].set_index("arch_id")
+    assert list(f["metric_oa"]) == OA and data.oa_source == "t"
+    assert list(f["proxy_ensemble:snip+grasp"]) == pytest.approx([0.2, 0.7, 0.5, 0.8, 0.8])
+    path = build_report(data=data, out=tmp_path / "rep", rf=False, figures=False, n_boot=0)
+    text = path.read_text()
+    assert "ensemble:snip+grasp" in text and "come from source `t`" in text

@@ -35,14 +35,20 @@ class SourceData:
     frames: Dict[str, pd.DataFrame]
     manifest: Dict[str, Any] = field(default_factory=dict)
     runs: Dict[str, pd.DataFrame] = field(default_factory=dict)
+    oa_source: Optional[str] = None  # where the metric_* columns came from when not from ``source``
 
 
-def load(source: Optional[Source] = None, datasets: Optional[Sequence[str]] = None) -> SourceData:
+def load(source: Optional[Source] = None, datasets: Optional[Sequence[str]] = None,
+         scores: Sequence[str] = (), oa_source: Optional[Source] = None) -> SourceData:
     """Run 0 of every dataset a source holds, in the canonical dataset order.
 
     ``source`` is a source name ("hytas", "hytasbench"), a table-set folder, or None for the
     first available (as :class:`hytasbench.Benchmark` picks it). Loading goes through
-    ``Benchmark``, which verifies every file's checksum first.
+    ``Benchmark``, which verifies every file's checksum first. ``scores``: further scores by
+    name (rank ensembles such as ``az_nas`` or ``ensemble:synflow+naswot+flops``), added as
+    ``proxy_<name>`` columns. ``oa_source``: take the metrics (OA, AA, kappa, ...) from another
+    source, matched by architecture, for a table set that holds only scores (a user's proxy, our
+    own proxy tables); the report says so.
     """
     from ..benchmark import Benchmark
 
@@ -53,8 +59,24 @@ def load(source: Optional[Source] = None, datasets: Optional[Sequence[str]] = No
         names = [d for d in names if d in wanted]
     every = {ds: bench.frame(ds, runs="all") for ds in names}
     frames = {ds: f[f["run"] == 0].reset_index(drop=True) for ds, f in every.items()}
-    runs = {ds: f for ds, f in every.items() if len(f) > len(frames[ds])}
-    return SourceData(bench.default_source, frames, bench.manifest(), runs)
+    for ds, f in frames.items():
+        for name in scores:  # computed over the whole table by the query path, read per architecture
+            values = [bench.query(a, ds)[name] for a in f["arch"]]
+            f[f"proxy_{name}"] = pd.array([float("nan") if v is None else v for v in values], dtype="float64")
+    oa_name = None
+    if oa_source is not None:
+        other = Benchmark(source=oa_source)
+        oa_name = other.default_source
+        for ds, f in list(frames.items()):
+            if ds not in other.datasets():
+                del frames[ds]
+                continue
+            theirs = other.frame(ds)
+            metrics = [c for c in theirs.columns if c.startswith("metric_")]
+            frames[ds] = f.drop(columns=[c for c in f.columns if c.startswith("metric_")]).merge(
+                theirs[["arch"] + metrics], on="arch", how="left")
+    runs = {ds: f for ds, f in every.items() if len(f) > len(frames.get(ds, f))}
+    return SourceData(bench.default_source, frames, bench.manifest(), runs, oa_name)
 
 
 def dataset_title(dataset: str) -> str:

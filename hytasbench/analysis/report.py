@@ -78,6 +78,9 @@ def section_overview(w: Writer, data: SourceData) -> None:
            "Missing values are dropped pair by pair and n says how many architectures a number rests on. "
            "Correlations are Spearman's ρ unless said otherwise; a proxy's \"oriented\" value is multiplied "
            "by its orientation (−1 for GraSP), so higher is better for every score.")
+    if data.oa_source:
+        w.text(f"OA, AA and kappa come from source `{data.oa_source}`, matched by architecture (`--oa-source`); "
+               f"the scores from `{data.source}`.")
     rows = []
     for ds, f in data.frames.items():
         oa = pd.to_numeric(f[TARGET], errors="coerce") if TARGET in f.columns else pd.Series(dtype=float)
@@ -437,9 +440,12 @@ def build_report(source: Optional[str] = None, out: Path = Path("hytasbench-repo
                  rf_fractions: Sequence[float] = predictor.REPORT_FRACTIONS, rf_seeds: Sequence[int] = predictor.SEEDS,
                  rf_trees: int = predictor.REPORT_TREES, rf_encodings: Sequence[str] = predictor.REPORT_ENCODINGS,
                  rf_features: Sequence[str] = predictor.FEATURE_SETS, data: Optional[SourceData] = None,
-                 progress: Union[bool, TextIO] = False) -> Path:
+                 progress: Union[bool, TextIO] = False, scores: Sequence[str] = (),
+                 oa_source: Optional[str] = None) -> Path:
     """Write the whole report for one source and return the path of ``report.md``.
 
+    ``scores`` adds rank ensembles by name (``az_nas``, ``ensemble:a+b``) to every section;
+    ``oa_source`` takes OA from another source (hytasbench.analysis.data.load).
     ``data`` replaces loading (a notebook may pass frames it built); ``rf=False`` skips the
     random-forest study; ``cache`` is where fitted study results are kept (True: the user cache
     folder, a path: that folder, False: nowhere, always refit); ``rf_fractions``, ``rf_seeds``,
@@ -449,7 +455,7 @@ def build_report(source: Optional[str] = None, out: Path = Path("hytasbench-repo
     sections are computed. ``progress`` (True: stderr, or a stream) shows one line per section.
     Besides ``report.md`` the folder gets ``run.json`` (source, versions, seconds per section).
     """
-    data = data if data is not None else load(source, datasets)
+    data = data if data is not None else load(source, datasets, scores, oa_source)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     w = Writer(out, figures)
@@ -505,6 +511,10 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                         "(minutes of CPU; the default is the report's one-minute study)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--no-figures", action="store_true", help="tables only (no matplotlib needed)")
+    p.add_argument("--scores", nargs="+", default=[], metavar="NAME",
+                   help="further scores by name: rank ensembles such as az_nas or ensemble:synflow+naswot+flops")
+    p.add_argument("--oa-source", help="take OA/AA/kappa from this source, matched by architecture (for a table set "
+                   "of scores only, e.g. hytasbench evaluate-proxy's output): 'hytas' or a folder")
     p.set_defaults(func=run)
 
 
@@ -531,7 +541,8 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     path = build_report(args.source, Path(args.out), datasets=args.datasets, n_boot=args.n_boot,
                         rf=not args.no_rf, n_jobs=args.jobs, figures=not args.no_figures, cache=not args.no_cache,
-                        progress=not args.quiet, **_study_settings(args))
+                        progress=not args.quiet, scores=args.scores, oa_source=args.oa_source,
+                        **_study_settings(args))
     print(f"report written to {path} in {time.perf_counter() - start:.1f} s")
     return 0
 
