@@ -259,19 +259,19 @@ def part_build(c: Check, limit: float, doc: Dict[str, Any]) -> Dict[str, Any]:
     runs = doc.setdefault("runs", [])
     codes = []
     for kind, selection, share in steps:
-        left = end - time.time()
-        run_for = (share * left if kind == "proxies" else left) - 20  # 20 s: start-up and merge
-        grace = min(30.0, max(5.0, 0.1 * run_for))
+        slot = share * (end - time.time() - 20) if kind == "proxies" else end - time.time() - 20  # 20 s: the merge
+        grace = min(30.0, max(5.0, 0.1 * slot))
+        run_for = slot - grace - 15  # 15 s: the builder's start-up
         if run_for < MIN_PART_S:
             codes.append(None)
             continue
         cmd = builder_args(c, kind, selection) + ["--no-merge", "--time-limit", f"{int(run_for)}s",
                                                   "--grace", f"{grace:.0f}"]
-        code, seconds = run_command(cmd, log, run_for + grace + 60, c.env())
+        code, seconds = run_command(cmd, log, slot, c.env())  # killed (its work dir intact) at the slot's end
         runs.append({"command": "python " + " ".join(cmd[1:]), "exit_code": code, "seconds": seconds})
         codes.append(code)
     merge = builder_args(c, "both", archs) + ["--merge-only"]
-    code, seconds = run_command(merge, log, 120, c.env())
+    code, seconds = run_command(merge, log, max(20.0, end - time.time()), c.env())
     runs.append({"command": "python " + " ".join(merge[1:]), "exit_code": code, "seconds": seconds})
     wd = WorkDir(c.out / "build" / "work")
     units = {k: [wd.result(key) for key in sorted(wd.done_keys()) if f"__{k}" in key] for k in ("proxies", "train")}
@@ -452,7 +452,7 @@ def part_protocol(c: Check, limit: float, doc: Dict[str, Any]) -> Dict[str, Any]
     protocols = resolve_protocols(c.args.protocols)
     groups = experiment_archs(c.scale)
     results = c.out / "protocol" / "results"
-    deadline = time.time() + limit
+    deadline = time.time() + limit - 10  # 10 s: stopping the workers and the comparison
     tasks = protocol_tasks(c, protocols, groups, results, deadline)
     doc.update(protocols=protocols, groups=groups, seeds=list(c.scale.seeds), workers=c.args.workers,
                results=str(results), epochs=c.scale.epochs or 300, test_subset=c.scale.test_subset)
