@@ -633,8 +633,8 @@ def markdown(summary: Dict[str, Any], parts: Dict[str, Dict[str, Any]]) -> str:
             lines.append("| published, all archs of the width | | " + " | ".join(
                 pct(e["published_median_by_embed_all"].get(k) or e["published_median_by_embed_all"].get(str(k)))
                 for k in embeds) + " |")
-    left = [f"- {n}: {', '.join(map(str, parts[n]['left'][:10]))}" + (" ..." if len(parts[n]["left"]) > 10 else "")
-            for n in PARTS if parts.get(n, {}).get("left")]
+    left = [f"- {n}: {', '.join(map(str, what[:10]))}" + (" ..." if len(what) > 10 else "")
+            for n, what in summary["left"].items()]
     if left:
         lines += ["", "## Left for the next run (run the same command again)", ""] + left
     return "\n".join(lines) + "\n"
