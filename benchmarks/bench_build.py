@@ -25,7 +25,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Tuple
 
 import numpy as np
 
@@ -44,11 +44,17 @@ def fit(x: List[float], y: List[float]):
 
 
 def split_sizes(ds: str, root) -> Dict[str, int]:
-    """Training and test pixels of a dataset's split (from its label maps only)."""
+    """Training and test pixels of a dataset's split (from its label maps; where they are not in
+    ``root``, the per-class counts of the dataset's spec, which the label maps are checked against)."""
     from hytasbench.datasets.load import load_labels, split_maps
     from hytasbench.datasets.specs import get_spec
+    from hytasbench.errors import DatasetFilesError
 
-    train, test, _ = split_maps(get_spec(ds), load_labels(ds, root), None)
+    spec = get_spec(ds)
+    try:
+        train, test, _ = split_maps(spec, load_labels(ds, root), None)
+    except DatasetFilesError:
+        return {"train": spec.train_count, "test": spec.test_count}
     return {"train": int((train > 0).sum()), "test": int((test > 0).sum())}
 
 
@@ -58,14 +64,77 @@ def quantile_picks(flops: List[int], n: int, lo: float, hi: float) -> List[int]:
     return [int(order[int(q * (len(order) - 1))]) for q in np.linspace(lo, hi, n)] if n else []
 
 
-def from_work(work: Path, dataset: str) -> List[Tuple[float, float]]:
-    """(FLOPs, CPU seconds) of the finished proxy units of a build's work directory (units without
-    recorded CPU seconds are left out: their wall time depends on the machine's load)."""
+def from_work(work: Path, dataset: str, timer: str = "cpu_seconds") -> List[Tuple[float, float]]:
+    """(FLOPs, seconds) of the finished proxy units of a build's work directory. ``timer``: the
+    recorded ``cpu_seconds`` on CPU (units without them are left out: their wall time depends on
+    the machine's load), the wall ``seconds`` on a GPU."""
     out = []
     for path in (work / "done").glob(f"{dataset}__proxies__*.json"):
         r = json.loads(path.read_text())
-        if r["columns"].get("cost_flops") and "cpu_seconds" in r:
-            out.append((float(r["columns"]["cost_flops"]), float(r["cpu_seconds"])))
+        if r["columns"].get("cost_flops") and timer in r:
+            out.append((float(r["columns"]["cost_flops"]), float(r[timer])))
+    return out
+
+
+def evaluations(epochs: int, every: int = 20) -> int:
+    """How many test-set evaluations a run of ``epochs`` makes (every ``every`` epochs and the last)."""
+    return len([e for e in range(1, epochs + 1) if e % every == 0 or e == epochs])
+
+
+def time_train(arch: str, data: Any, epochs: int, eval_pixels: int, device: str, threads: int) -> Tuple[float, float]:
+    """(seconds per epoch, seconds per whole-test-set evaluation) of a training unit, from a run of
+    ``epochs`` epochs evaluated on ``eval_pixels`` test pixels. On CPU: CPU seconds of this process
+    (load-independent); on a GPU: wall seconds."""
+    from hytasbench.train import TrainConfig, train_and_evaluate
+
+    cpu = time.process_time()
+    r = train_and_evaluate(arch, data, TrainConfig(epochs=epochs, device=device, threads=threads,
+                                                   test_subset=eval_pixels))
+    per_wall = 1.0 if device != "cpu" else (time.process_time() - cpu) / r.train_seconds
+    n_eval = evaluations(epochs)
+    epoch = per_wall * (r.train_seconds - r.eval_seconds) / epochs
+    test = len(data.test_labels)
+    return epoch, per_wall * r.eval_seconds / n_eval * test / min(eval_pixels, test)
+
+
+class Fits(NamedTuple):
+    """Unit seconds as functions of their work: proxies (classes x FLOPs), one epoch (training
+    pixels x FLOPs), one whole-test-set evaluation (test pixels x FLOPs)."""
+
+    proxy: Callable
+    epoch: Callable
+    evaluation: Callable
+
+    @classmethod
+    def of(cls, proxy_points: List[Tuple[float, float]], epoch_points: List[Tuple[float, float]],
+           eval_points: List[Tuple[float, float]]) -> "Fits":
+        return cls(*(fit([a for a, _ in v], [b for _, b in v]) for v in (proxy_points, epoch_points, eval_points)))
+
+    def train_seconds(self, flops: Any, train_px: int, test_px: int, epochs: int = 300) -> Any:
+        """Projected seconds of training units (``flops`` per sample, scalar or array)."""
+        f = np.asarray(flops, float)
+        return epochs * self.epoch(train_px * f) + evaluations(epochs) * self.evaluation(test_px * f)
+
+
+def project(fits: Fits, root: Any, epochs: int = 300) -> Dict[str, Any]:
+    """Hours of one worker on the measuring device for every HyTAS-2000 unit of every dataset:
+    per dataset, and in total (``proxies_hours``, ``training_hours``)."""
+    from hytasbench.datasets import DATASETS, get_spec
+    from hytasbench.model import count_flops
+    from hytasbench.space import hytas2000
+
+    archs = hytas2000()
+    out: Dict[str, Any] = {"datasets": {}, "proxies_hours": 0.0, "training_hours": 0.0}
+    for d in DATASETS:
+        spec, sizes = get_spec(d), split_sizes(d, root)
+        f = np.asarray([count_flops(a, spec.bands, spec.num_classes, spec.band_patch) for a in archs], float)
+        proxy_s = float(np.sum(fits.proxy(spec.num_classes * f)))
+        train_s = float(np.sum(fits.train_seconds(f, sizes["train"], sizes["test"], epochs)))
+        out["proxies_hours"] += proxy_s / 3600
+        out["training_hours"] += train_s / 3600
+        out["datasets"][d] = {"proxy_units_per_hour": 3600 * len(archs) / proxy_s, "proxy_2000_hours": proxy_s / 3600,
+                              "train_units_per_hour": 3600 * len(archs) / train_s, "train_2000_hours": train_s / 3600,
+                              "train_pixels": sizes["train"], "test_pixels": sizes["test"]}
     return out
 
 
@@ -91,7 +160,6 @@ def main() -> None:
     from hytasbench.errors import DatasetFilesError
     from hytasbench.model import count_flops
     from hytasbench.space import hytas2000
-    from hytasbench.train import TrainConfig, train_and_evaluate
 
     ds = canonical_name(args.dataset)
     archs = [str(a) for a in hytas2000()]
@@ -122,35 +190,26 @@ def main() -> None:
         print(report["units"][-1], flush=True)
     ep, ev = [], []
     for i in quantile_picks(flops[ds], args.train_archs, 0.05, 0.5):  # what a train unit runs, shortened
-        cpu = time.process_time()
-        r = train_and_evaluate(archs[i], runner.data(ds, synthetic), TrainConfig(
-            epochs=args.epochs, device=args.device, threads=args.threads, test_subset=args.eval_pixels))
-        cpu = 1.0 if gpu else (time.process_time() - cpu) / r.train_seconds  # CPU s per wall s (load-independent)
-        epoch = cpu * (r.train_seconds - r.eval_seconds) / args.epochs
-        full_eval = cpu * r.eval_seconds * sizes[ds]["test"] / min(args.eval_pixels, sizes[ds]["test"])
+        epoch, full_eval = time_train(archs[i], runner.data(ds, synthetic), args.epochs, args.eval_pixels,
+                                      args.device, args.threads)
         ep.append((sizes[ds]["train"] * flops[ds][i], epoch))
         ev.append((sizes[ds]["test"] * flops[ds][i], full_eval))
         report["units"].append({"arch": archs[i], "kind": "train", "flops": flops[ds][i], "epoch_seconds": epoch,
                                 "full_eval_seconds": full_eval, "unit_hours_300_epochs":
                                 (300 * epoch + EVALS_PER_RUN * full_eval) / 3600})
         print(report["units"][-1], flush=True)
-    proxy_fit, epoch_fit, eval_fit = (fit([a for a, _ in v], [b for _, b in v]) for v in (px, ep, ev))
-    total_proxy = total_train = 0.0
+    proj = project(Fits.of(px, ep, ev), args.data_root)
     report["datasets"] = {}
-    for d in DATASETS:
-        f = np.asarray(flops[d], float)
-        proxy_s = float(np.sum(proxy_fit(get_spec(d).num_classes * f)))
-        train_s = float(np.sum(300 * epoch_fit(sizes[d]["train"] * f) + EVALS_PER_RUN * eval_fit(sizes[d]["test"] * f)))
-        total_proxy += proxy_s
-        total_train += train_s
+    for d, r in proj["datasets"].items():
         report["datasets"][d] = {
             "how": "measured" if d == ds else f"extrapolated per FLOP and pixel from {ds}",
-            "proxy_units_per_core_hour": 3600 * len(archs) / proxy_s, "proxy_2000_core_hours": proxy_s / 3600,
-            "train_units_per_core_hour": 3600 * len(archs) / train_s, "train_2000_core_hours": train_s / 3600}
+            "proxy_units_per_core_hour": r["proxy_units_per_hour"], "proxy_2000_core_hours": r["proxy_2000_hours"],
+            "train_units_per_core_hour": r["train_units_per_hour"], "train_2000_core_hours": r["train_2000_hours"]}
         r_ = report["datasets"][d]
         print(f"{d:13s} ({r_['how']}): proxies {r_['proxy_units_per_core_hour']:7.1f} units/h, 2000 in "
               f"{r_['proxy_2000_core_hours']:6.1f} core-h; training (300 epochs) {r_['train_units_per_core_hour']:.3f} "
               f"units/h, 2000 in {r_['train_2000_core_hours']:8.0f} core-h", flush=True)
+    total_proxy, total_train = 3600 * proj["proxies_hours"], 3600 * proj["training_hours"]
     report["load_average_after"] = os.getloadavg()
     report["projection"] = {"proxies_core_hours": total_proxy / 3600, "training_core_hours": total_train / 3600,
                             "note": f"one worker on {runner.device_name()}; hours are {'GPU' if gpu else 'CPU core'}-hours"}

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from hytasbench.datasets.load import HSIData, load_dataset  # noqa: E402
 from hytasbench.datasets.samples import PatchSampler  # noqa: E402
 from hytasbench.datasets.synthetic import synthetic_dataset  # noqa: E402
-from hytasbench.model import build_model, count_flops, spectralformer_reference  # noqa: E402
+from hytasbench.model import SubNet, build_model, count_flops, spectralformer_reference  # noqa: E402
 from hytasbench.space import hytas2000  # noqa: E402
 from hytasbench.train import cpu_model, evaluate, param_groups, train_one_epoch  # noqa: E402
 
@@ -65,9 +65,30 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, n: int) -> float:
     return best
 
 
-def median_arch():
-    archs = sorted(hytas2000(), key=lambda a: count_flops(a, 200, 16, 3))
-    return archs[len(archs) // 2]
+def by_flops(bands: int = 200, classes: int = 16, band_patch: int = 3) -> List:
+    """HyTAS-2000 sorted by FLOPs per sample (ties by id)."""
+    return sorted(hytas2000(), key=lambda a: (count_flops(a, bands, classes, band_patch), a.id))
+
+
+MODELS = ("smallest", "median", "largest", "spectralformer")
+
+
+def reference_models(data: HSIData, names: Sequence[str] = MODELS) -> Dict[str, Callable[[], SubNet]]:
+    """Factories of the measured models, by label: the smallest, median and largest HyTAS-2000
+    architectures by FLOPs and the SpectralFormer reference (those of ``names``, in that order)."""
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; allowed: {', '.join(MODELS)}")
+    archs = by_flops(data.bands, data.num_classes, data.band_patch)
+    picks = {"smallest": archs[0], "median": archs[len(archs) // 2], "largest": archs[-1]}
+    out: Dict[str, Callable[[], SubNet]] = {}
+    for name in (n for n in MODELS if n in names):
+        if name == "spectralformer":
+            out[name] = lambda: spectralformer_reference(data.bands, data.num_classes, data.band_patch)
+        else:
+            a = picks[name]
+            out[f"{name} (id {a.id}, {a})"] = lambda a=a: build_model(a, data.bands, data.num_classes, data.band_patch)
+    return out
 
 
 def ours_train(model, data: HSIData, device, steps: int, batch: int, amp: bool) -> float:
@@ -146,6 +167,45 @@ def baseline_eval(model, data: HSIData, device, n: int, batch: int, amp: bool) -
     return n / (time.perf_counter() - t)
 
 
+def measure_model(label: str, make: Callable[[], SubNet], data: HSIData, device: torch.device, steps: int,
+                  batch: int, eval_pixels: int, eval_batch: int, peak: float) -> Dict:
+    """One row: our training/evaluation throughput against the plain loops, and FLOP/s as a
+    fraction of ``peak``. Mixed precision on CUDA, as the protocol runs."""
+    amp = device.type == "cuda"
+    torch.manual_seed(0)
+    flops = count_flops(make())
+    ours = ours_train(make(), data, device, steps, batch, amp)
+    base = baseline_train(make(), data, device, steps, batch, amp, fused=False)
+    base_fused = baseline_train(make(), data, device, steps, batch, amp, fused=True)
+    ev = ours_eval(make(), data, device, eval_pixels, eval_batch, amp)
+    ev_base = baseline_eval(make(), data, device, eval_pixels, eval_batch, amp)
+    return {"model": label, "flops_per_sample": flops, "train_samples_s": ours,
+            "baseline_train_samples_s": base, "baseline_fused_train_samples_s": base_fused,
+            "train_speedup": ours / base, "train_speedup_vs_fused_baseline": ours / base_fused,
+            "eval_samples_s": ev, "baseline_eval_samples_s": ev_base, "eval_speedup": ev / ev_base,
+            "train_flops_s": 3 * flops * ours, "eval_flops_s": flops * ev,
+            "train_fraction_of_peak": 3 * flops * ours / peak, "eval_fraction_of_peak": flops * ev / peak}
+
+
+def describe_row(row: Dict) -> str:
+    return (f"{row['model']}: train {row['train_samples_s']:.0f}/s vs loop {row['baseline_train_samples_s']:.0f}/s "
+            f"(x{row['train_speedup']:.2f}; fused loop {row['baseline_fused_train_samples_s']:.0f}/s, "
+            f"x{row['train_speedup_vs_fused_baseline']:.2f}); eval {row['eval_samples_s']:.0f}/s vs "
+            f"{row['baseline_eval_samples_s']:.0f}/s (x{row['eval_speedup']:.2f}); "
+            f"{100 * row['train_fraction_of_peak']:.0f}% / {100 * row['eval_fraction_of_peak']:.0f}% of peak")
+
+
+def peak_settings(device: torch.device) -> Tuple[torch.dtype, int]:
+    """The matmul the peak is measured with: fp16 8192^2 on CUDA (what autocast runs), fp32 2048^2 on CPU."""
+    return (torch.float16, 8192) if device.type == "cuda" else (torch.float32, 2048)
+
+
+def machine(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{cpu_model()} ({os.cpu_count()} cpus), {torch.get_num_threads()} torch threads"
+
+
 def rss(field: str) -> int:
     """VmRSS / VmHWM of this process in bytes (Linux), else the getrusage peak."""
     try:
@@ -206,6 +266,8 @@ def main(argv: List[str] = None) -> int:
     p.add_argument("--eval-batch", type=int, default=512)
     p.add_argument("--memory-limit", type=int, default=0, help="test pixels in the memory runs (0 = all)")
     p.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--models", default="smallest,median,spectralformer",
+                   help="comma-separated: smallest, median, largest (HyTAS-2000 by FLOPs), spectralformer")
     p.add_argument("--out", default=None)
     a = p.parse_args(argv)
     if a.threads:
@@ -214,40 +276,21 @@ def main(argv: List[str] = None) -> int:
         memory_child(a.memory_child, a.device, a.eval_batch, a.memory_limit)
         return 0
     device = torch.device(a.device)
-    amp = device.type == "cuda"
     try:
         data = load_dataset("indian_pines", SHARED / "datasets")
     except Exception:  # no real cube here: same shapes, synthetic values
         data = synthetic_dataset("indian_pines", SHARED / "datasets")
-    peak_dtype = torch.float16 if amp else torch.float32
-    peak = matmul_peak(device, peak_dtype, 8192 if amp else 2048)
+    peak_dtype, peak_n = peak_settings(device)
+    peak = matmul_peak(device, peak_dtype, peak_n)
     report = {"command": " ".join([Path(sys.executable).name] + sys.argv), "device": str(device),
-              "machine": f"{cpu_model()} ({os.cpu_count()} cpus), {torch.get_num_threads()} torch threads"
-              if device.type == "cpu" else torch.cuda.get_device_name(device),
+              "machine": machine(device),
               "load_average_at_start": os.getloadavg()[0],
               "torch": torch.__version__, "matmul_peak_flops": peak, "peak_dtype": str(peak_dtype), "rows": []}
     print(f"matmul peak ({peak_dtype}): {peak / 1e9:.1f} GFLOP/s")
-    models = {"smallest (id 397)": lambda: build_model(397, 200, 16, 3),
-              f"median ({median_arch()})": lambda: build_model(median_arch(), 200, 16, 3),
-              "spectralformer": lambda: spectralformer_reference(200, 16, 3)}
-    for label, make in models.items():
-        torch.manual_seed(0)
-        flops = count_flops(make())
-        ours = ours_train(make(), data, device, a.steps, a.batch, amp)
-        base = baseline_train(make(), data, device, a.steps, a.batch, amp, fused=False)
-        base_fused = baseline_train(make(), data, device, a.steps, a.batch, amp, fused=True)
-        ev = ours_eval(make(), data, device, a.eval_pixels, a.eval_batch, amp)
-        ev_base = baseline_eval(make(), data, device, a.eval_pixels, a.eval_batch, amp)
-        row = {"model": label, "flops_per_sample": flops, "train_samples_s": ours,
-               "baseline_train_samples_s": base, "baseline_fused_train_samples_s": base_fused,
-               "train_speedup": ours / base, "train_speedup_vs_fused_baseline": ours / base_fused,
-               "eval_samples_s": ev, "baseline_eval_samples_s": ev_base, "eval_speedup": ev / ev_base,
-               "train_flops_s": 3 * flops * ours, "eval_flops_s": flops * ev,
-               "train_fraction_of_peak": 3 * flops * ours / peak, "eval_fraction_of_peak": flops * ev / peak}
+    for label, make in reference_models(data, a.models.split(",")).items():
+        row = measure_model(label, make, data, device, a.steps, a.batch, a.eval_pixels, a.eval_batch, peak)
         report["rows"].append(row)
-        print(f"{label}: train {ours:.0f}/s vs loop {base:.0f}/s (x{ours / base:.2f}; fused loop {base_fused:.0f}/s, "
-              f"x{ours / base_fused:.2f}); eval {ev:.0f}/s vs {ev_base:.0f}/s (x{ev / ev_base:.2f}); "
-              f"{100 * row['train_fraction_of_peak']:.0f}% / {100 * row['eval_fraction_of_peak']:.0f}% of peak")
+        print(describe_row(row))
     report["memory"] = []
     for name in ("salinas", "paviau"):
         m = measure_memory(name, a.device, a.eval_batch, a.memory_limit)

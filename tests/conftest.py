@@ -9,7 +9,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HYTASBENCH_SHARED", REPO.parent / "shared"))
 REFERENCE = SHARED / "reference" / "hytas"
-DATASETS_DIR = SHARED / "datasets"
+# without HYTASBENCH_SHARED, the library's own data root (benchmarks/gpu_check.py sets it for pytest -m cuda)
+DATASETS_DIR = SHARED / "datasets" if "HYTASBENCH_SHARED" in os.environ or "HYTASBENCH_DATA" not in os.environ \
+    else Path(os.environ["HYTASBENCH_DATA"])
 
 
 def need(path: Path, what: str) -> Path:

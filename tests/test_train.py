@@ -95,6 +95,7 @@ def test_spectralformer_and_prebuilt_models_train():
     assert r.arch == TINY
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (mixed precision path)")
 def test_cuda_mixed_precision():
     r = train_and_evaluate(TINY, _toy(), TrainConfig(epochs=2, eval_every=1))
