@@ -202,3 +202,7 @@ class NoMatchError(ArchitectureNotInTableError):
     def __init__(self, dataset: str, source: str, why: str):
         self.arch, self.dataset, self.source = None, dataset, source
         KeyError.__init__(self, f"no architecture in the {source!r} table for {dataset!r} matches: {why}")
+
+
+class UnwritablePathError(HytasError, PermissionError):
+    """An output path (file or folder) that cannot be written; checked before any long work."""

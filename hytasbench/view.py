@@ -20,6 +20,8 @@ class TableView:
         self.columns: List[str] = list(data)
         self._colset = set(self.columns)
         self._absent: Dict[str, str] = dict(manifest.get("absent", {}).get(dataset, {}))
+        #: column -> why its values are suspect (came from a file that differs from upstream)
+        self.modified: Dict[str, str] = dict(manifest.get("modified", {}).get(dataset, {}))
         self._alias: Dict[str, Optional[str]] = {}
         self._numeric: Optional[List[str]] = None
         arch = data["arch"]
