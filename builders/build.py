@@ -96,9 +96,10 @@ def devices(args: argparse.Namespace) -> List[Tuple[str, Optional[int]]]:
     """Worker slots of the local backend: ('cuda:0', gpu index) per GPU, or ('cpu', None) x workers."""
     if args.device == "cpu":
         return [("cpu", None)] * max(1, args.workers)
-    gpus = [int(g) for g in args.gpu.split(",") if g.strip().isdigit()]  # repeats allowed: 0,0 = two workers on GPU 0
-    if not gpus or len(gpus) != len([g for g in args.gpu.split(",") if g.strip()]):
-        raise BuildError(f"--gpu {args.gpu!r}: give GPU indices such as 0 or 0,1,2,3 (repeat one for two workers)")
+    text = "0" if args.gpu is None else args.gpu
+    gpus = [int(g) for g in text.split(",") if g.strip().isdigit()]  # repeats allowed: 0,0 = two workers on GPU 0
+    if not gpus or len(gpus) != len([g for g in text.split(",") if g.strip()]):
+        raise BuildError(f"--gpu {text!r}: give GPU indices such as 0 or 0,1,2,3 (repeat one for two workers)")
     if args.ray is None:
         import torch
 
@@ -115,7 +116,7 @@ def parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
     where = p.add_argument_group("where it runs")
-    where.add_argument("--gpu", default="0", help="GPU indices, one worker each (default 0)")
+    where.add_argument("--gpu", default=None, help="GPU indices, one worker each (default 0)")
     where.add_argument("--device", choices=["cuda", "cpu"], default="cuda", help="cpu: run on CPU workers instead")
     where.add_argument("--workers", type=int, default=1, help="CPU worker processes with --device cpu (default 1)")
     where.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
@@ -185,6 +186,36 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_USAGE
 
 
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse contradictory or out-of-range options before the work directory is created."""
+    for name, low in (("workers", 1), ("threads", 1), ("ray_cpus", 1), ("retries", 0)):
+        value = getattr(args, name)
+        if value is not None and value < low:
+            raise BuildError(f"--{name.replace('_', '-')} must be at least {low}, got {value}")
+    for name in ("grace", "stale_after"):
+        value = getattr(args, name)
+        if not (0 < value < float("inf")) and not (name == "grace" and value == 0):
+            raise BuildError(f"--{name.replace('_', '-')} must be a number of seconds > 0, got {value}")
+    if args.merge_only and args.no_merge:
+        raise BuildError("--merge-only and --no-merge together would do nothing: give one of them")
+    if args.merge_only and args.refresh_stale:
+        raise BuildError("--refresh-stale recomputes units, --merge-only runs none: give one of them")
+    if args.device == "cpu" and args.gpu is not None:
+        raise BuildError(f"--gpu {args.gpu} with --device cpu: GPUs are not used on CPU workers; drop --gpu "
+                         "(or --device cpu), and use --workers N for N CPU workers")
+    if args.time_limit:
+        parse_duration(args.time_limit)
+    if args.proxies is not None:
+        from hytasbench.proxies import available
+
+        names = [n.strip() for n in args.proxies.split(",")]
+        unknown = [n for n in names if n not in available()]
+        if unknown or not names:
+            raise BuildError(f"--proxies {args.proxies!r}: unknown {unknown}; allowed: {', '.join(available())}")
+    if not args.merge_only and not args.status and not args.ray:
+        devices(args)  # GPUs that torch cannot see
+
+
 def _main(args: argparse.Namespace, argv: List[str]) -> int:
     from .backends import LocalBackend, Plan, RayBackend
     from .ingest import ingest
@@ -193,6 +224,7 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
     from .revisions import refresh
     from .workdir import WorkDir
 
+    check_options(args)
     datasets = parse_datasets(args.datasets)
     synthetic = [] if not args.synthetic.strip() else datasets if args.synthetic.strip().lower() == "all" \
         else [d for d in parse_datasets(args.synthetic) if d in datasets]
@@ -272,7 +304,7 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
                      "architectures": len(archs), "epochs": args.epochs or 300, "test_subset": args.test_subset, "train_protocol": protocol,
                      "proxies": args.proxies or "all", "threads_per_worker": args.threads,
                      "backend": f"ray {args.ray}" if args.ray else
-                     (f"local, {args.workers} CPU worker(s)" if args.device == "cpu" else f"local, GPUs {args.gpu}"),
+                     (f"local, {args.workers} CPU worker(s)" if args.device == "cpu" else f"local, GPUs {args.gpu or '0'}"),
                      "shard": args.shard, "retries": args.retries, "data_root": args.data_root}}
         manifest = merge(wd, units, out, source=args.source, protocol=protocol, build=build,
                          max_attempts=max_attempts)
