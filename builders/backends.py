@@ -72,8 +72,9 @@ def run_one(wd: WorkDir, runner: UnitRunner, unit: Unit, plan: Plan,
         raise
     except Exception as exc:  # a failing unit is recorded and the build goes on
         error, trace = describe(exc)
-        attempts = wd.fail(lock, error, trace)
-        if isinstance(exc, DETERMINISTIC):  # the same input fails the same way: no retry in this build
+        deterministic = isinstance(exc, DETERMINISTIC)  # the same input fails the same way: no retry
+        attempts = wd.fail(lock, error, trace, deterministic)
+        if deterministic:
             attempts = max(attempts, plan.max_attempts)
         return "fail", (error, attempts)
     wd.commit(lock, result)

@@ -262,7 +262,7 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
 
     done = wd.done_keys()
     if args.status:
-        failed = sum(len(wd.failures(u.key)) >= max_attempts for u in mine if u.key not in done)
+        failed = sum(wd.gave_up(u.key, max_attempts) for u in mine if u.key not in done)
         n_done = sum(u.key in done for u in mine)
         print(f"{n_done}/{len(mine)} units done, {failed} failed for good, {len(mine) - n_done - failed} left "
               f"(work dir {wd.root})")
@@ -321,7 +321,7 @@ def _exit_code(wd: Any, units: Sequence[Unit], max_attempts: int, outcome: Any) 
     left = [u for u in units if u.key not in done]
     if not left:
         return EXIT_OK
-    if any(len(wd.failures(u.key)) >= max_attempts for u in left):
+    if any(wd.gave_up(u.key, max_attempts) for u in left):
         return EXIT_FAILED
     return EXIT_INCOMPLETE
 

@@ -42,3 +42,12 @@ def reference_bench(reference_tables):
     from hytasbench import Benchmark
 
     return Benchmark(source=reference_tables)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The hostile suite's closing count (tests/hostile_tally.py), when any of its cases ran."""
+    import sys
+
+    tally = sys.modules.get("hostile_tally") or sys.modules.get("tests.hostile_tally")
+    if tally is not None and sum(tally.TALLY.values()):
+        terminalreporter.write_sep("-", tally.summary())
