@@ -513,6 +513,7 @@ def test_allow_modified_records_it_and_every_value_says_so(reference_dir, tmp_pa
     assert untrained and all("not published upstream" not in r.reason("oa") for r in untrained)
 
 
+@pytest.mark.slow  # a whole import; the fast run covers CSV value checks through the recorded-copy case
 def test_allow_modified_still_refuses_impossible_values(reference_dir, tmp_path):
     from builders.import_hytas import import_reference
 
