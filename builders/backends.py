@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
+from hytasbench.errors import (DatasetFilesError, DatasetFormatError, InvalidArchitectureError, UnknownDatasetError,
+                               UnknownProxyError, UnknownProxyOptionError)
+
 from .units import RunnerConfig, Unit, UnitRunner
 from .workdir import CLAIMED, DONE, EXHAUSTED, WorkDir, describe
 
@@ -50,6 +53,11 @@ class Interrupted(BaseException):
     """Raised in a worker by SIGTERM: give the claim back without recording a failure."""
 
 
+#: Errors that the same unit raises on every attempt: recorded once, never retried.
+DETERMINISTIC = (DatasetFilesError, DatasetFormatError, InvalidArchitectureError, UnknownDatasetError,
+                 UnknownProxyError, UnknownProxyOptionError)
+
+
 def run_one(wd: WorkDir, runner: UnitRunner, unit: Unit, plan: Plan,
             started: Callable[[], None] = lambda: None) -> Tuple[str, Any]:
     """Claim, run and store one unit: ('done', seconds), ('fail', (error, attempts)) or (state, None)."""
@@ -64,7 +72,11 @@ def run_one(wd: WorkDir, runner: UnitRunner, unit: Unit, plan: Plan,
         raise
     except Exception as exc:  # a failing unit is recorded and the build goes on
         error, trace = describe(exc)
-        return "fail", (error, wd.fail(lock, error, trace))
+        deterministic = isinstance(exc, DETERMINISTIC)  # the same input fails the same way: no retry
+        attempts = wd.fail(lock, error, trace, deterministic)
+        if deterministic:
+            attempts = max(attempts, plan.max_attempts)
+        return "fail", (error, attempts)
     wd.commit(lock, result)
     return DONE, result["seconds"]
 

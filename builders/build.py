@@ -98,9 +98,10 @@ def devices(args: argparse.Namespace) -> List[Tuple[str, Optional[int]]]:
     """Worker slots of the local backend: ('cuda:0', gpu index) per GPU, or ('cpu', None) x workers."""
     if args.device == "cpu":
         return [("cpu", None)] * max(1, args.workers)
-    gpus = [int(g) for g in args.gpu.split(",") if g.strip().isdigit()]  # repeats allowed: 0,0 = two workers on GPU 0
-    if not gpus or len(gpus) != len([g for g in args.gpu.split(",") if g.strip()]):
-        raise BuildError(f"--gpu {args.gpu!r}: give GPU indices such as 0 or 0,1,2,3 (repeat one for two workers)")
+    text = "0" if args.gpu is None else args.gpu
+    gpus = [int(g) for g in text.split(",") if g.strip().isdigit()]  # repeats allowed: 0,0 = two workers on GPU 0
+    if not gpus or len(gpus) != len([g for g in text.split(",") if g.strip()]):
+        raise BuildError(f"--gpu {text!r}: give GPU indices such as 0 or 0,1,2,3 (repeat one for two workers)")
     if args.ray is None:
         import torch
 
@@ -117,7 +118,7 @@ def parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
     where = p.add_argument_group("where it runs")
-    where.add_argument("--gpu", default="0", help="GPU indices, one worker each (default 0)")
+    where.add_argument("--gpu", default=None, help="GPU indices, one worker each (default 0)")
     where.add_argument("--device", choices=["cuda", "cpu"], default="cuda", help="cpu: run on CPU workers instead")
     where.add_argument("--workers", type=int, default=1, help="CPU worker processes with --device cpu (default 1)")
     where.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
@@ -204,6 +205,36 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_USAGE
 
 
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse contradictory or out-of-range options before the work directory is created."""
+    for name, low in (("workers", 1), ("threads", 1), ("ray_cpus", 1), ("retries", 0)):
+        value = getattr(args, name)
+        if value is not None and value < low:
+            raise BuildError(f"--{name.replace('_', '-')} must be at least {low}, got {value}")
+    for name in ("grace", "stale_after"):
+        value = getattr(args, name)
+        if not (0 < value < float("inf")) and not (name == "grace" and value == 0):
+            raise BuildError(f"--{name.replace('_', '-')} must be a number of seconds > 0, got {value}")
+    if args.merge_only and args.no_merge:
+        raise BuildError("--merge-only and --no-merge together would do nothing: give one of them")
+    if args.merge_only and args.refresh_stale:
+        raise BuildError("--refresh-stale recomputes units, --merge-only runs none: give one of them")
+    if args.device == "cpu" and args.gpu is not None:
+        raise BuildError(f"--gpu {args.gpu} with --device cpu: GPUs are not used on CPU workers; drop --gpu "
+                         "(or --device cpu), and use --workers N for N CPU workers")
+    if args.time_limit:
+        parse_duration(args.time_limit)
+    if args.proxies is not None:
+        from hytasbench.proxies import available
+
+        names = [n.strip() for n in args.proxies.split(",")]
+        unknown = [n for n in names if n not in available()]
+        if unknown or not names:
+            raise BuildError(f"--proxies {args.proxies!r}: unknown {unknown}; allowed: {', '.join(available())}")
+    if not args.merge_only and not args.status and not args.ray:
+        devices(args)  # GPUs that torch cannot see
+
+
 def _main(args: argparse.Namespace, argv: List[str]) -> int:
     from .backends import LocalBackend, Plan, RayBackend
     from .ingest import ingest
@@ -212,6 +243,7 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
     from .revisions import refresh
     from .workdir import WorkDir
 
+    check_options(args)
     datasets = parse_datasets(args.datasets)
     synthetic = [] if not args.synthetic.strip() else datasets if args.synthetic.strip().lower() == "all" \
         else [d for d in parse_datasets(args.synthetic) if d in datasets]
@@ -232,18 +264,6 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
         kinds = [k for k in kinds if k != "train"]
         if args.source == DEFAULT_SOURCE:
             args.source = f"user-{user.name}"
-    max_attempts = max(1, args.retries + 1)
-    out = args.out or tables_dir(args.source)
-    base = None if str(args.base).lower() == "none" else base_folder(args.base) if args.base else \
-        (Path(out) if (Path(out) / "manifest.json").is_file() else None)
-    wd = WorkDir(args.work, stale_after=args.stale_after)
-    kept: List[Unit] = []  # the base's units: merged with the build's, never recomputed
-    if base is not None:
-        kept, seeded = seed_from_tables(base, wd)
-        if any(seeded.values()):
-            print(f"base {base}: " + ", ".join(f"{n} {k} unit(s)" for k, n in seeded.items() if n) +
-                  " taken from its rows as finished", file=sys.stderr)
-
     if args.data_free:
         if user is not None or synthetic:
             raise BuildError("--data-free scores the built-in data-free kernels from the datasets' shapes; it cannot "
@@ -257,6 +277,18 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
             raise BuildError(f"--data-free: {pixels} read pixels; data-free kernels: {', '.join(free)}")
         args.proxies = ",".join(chosen)
         kinds = [k for k in kinds if k != "train"]
+    max_attempts = max(1, args.retries + 1)
+    out = args.out or tables_dir(args.source)
+    base = None if str(args.base).lower() == "none" else base_folder(args.base) if args.base else \
+        (Path(out) if (Path(out) / "manifest.json").is_file() else None)
+    wd = WorkDir(args.work, stale_after=args.stale_after)
+    kept: List[Unit] = []  # the base's units: merged with the build's, never recomputed
+    if base is not None:
+        kept, seeded = seed_from_tables(base, wd)
+        if any(seeded.values()):
+            print(f"base {base}: " + ", ".join(f"{n} {k} unit(s)" for k, n in seeded.items() if n) +
+                  " taken from its rows as finished", file=sys.stderr)
+
     units = make_units(kinds, datasets, archs, seeds, synthetic, tag,
                        user.tag if user else DATA_FREE_TAG if args.data_free else "")
     notes = list(args.note)
@@ -279,7 +311,7 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
 
     done = wd.done_keys()
     if args.status:
-        failed = sum(len(wd.failures(u.key)) >= max_attempts for u in mine if u.key not in done)
+        failed = sum(wd.gave_up(u.key, max_attempts) for u in mine if u.key not in done)
         n_done = sum(u.key in done for u in mine)
         print(f"{n_done}/{len(mine)} units done, {failed} failed for good, {len(mine) - n_done - failed} left "
               f"(work dir {wd.root})")
@@ -323,7 +355,7 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
                      "architectures": len(archs), "epochs": args.epochs or 300, "test_subset": args.test_subset, "train_protocol": protocol,
                      "proxies": args.proxies or "all", "threads_per_worker": args.threads,
                      "backend": f"ray {args.ray}" if args.ray else
-                     (f"local, {args.workers} CPU worker(s)" if args.device == "cpu" else f"local, GPUs {args.gpu}"),
+                     (f"local, {args.workers} CPU worker(s)" if args.device == "cpu" else f"local, GPUs {args.gpu or '0'}"),
                      "shard": args.shard, "retries": args.retries, "data_root": args.data_root,
                      "base": None if base is None else str(base),
                      "user_proxy": None if user is None else {"name": user.name, "function": user.function,
@@ -346,7 +378,7 @@ def _exit_code(wd: Any, units: Sequence[Unit], max_attempts: int, outcome: Any) 
     left = [u for u in units if u.key not in done]
     if not left:
         return EXIT_OK
-    if any(len(wd.failures(u.key)) >= max_attempts for u in left):
+    if any(wd.gave_up(u.key, max_attempts) for u in left):
         return EXIT_FAILED
     return EXIT_INCOMPLETE
 

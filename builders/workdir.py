@@ -83,7 +83,12 @@ class WorkDir:
     def _state(self, key: str, max_attempts: int) -> str:
         if self.is_done(key):
             return DONE
-        return EXHAUSTED if len(self.failures(key)) >= max_attempts else ""
+        return EXHAUSTED if self.gave_up(key, max_attempts) else ""
+
+    def gave_up(self, key: str, max_attempts: int) -> bool:
+        """No more attempts: max_attempts failures, or one that fails the same way every time."""
+        failures = self.failures(key)
+        return len(failures) >= max_attempts or any(f.get("deterministic") for f in failures)
 
     def commit(self, lock: Lock, result: Dict[str, Any]) -> None:
         """Store a unit's result atomically, then release its claim."""
@@ -92,12 +97,13 @@ class WorkDir:
         finally:
             lock.release()
 
-    def fail(self, lock: Lock, error: str, trace: str = "") -> int:
-        """Record a failed attempt (while holding the claim), release it; return the attempt count."""
+    def fail(self, lock: Lock, error: str, trace: str = "", deterministic: bool = False) -> int:
+        """Record a failed attempt (while holding the claim), release it; return the attempt count.
+        A ``deterministic`` failure (bad input, missing files) is not retried until --retry-failed."""
         try:
             attempts = self.failures(lock.name) + [{
                 "error": error, "traceback": trace[-4000:], "host": socket.gethostname(), "pid": os.getpid(),
-                "time": time.time()}]
+                "time": time.time(), "deterministic": deterministic}]
             atomic_write_bytes(self.failed_path(lock.name), json.dumps({"attempts": attempts}, indent=1).encode())
             return len(attempts)
         finally:

@@ -1,6 +1,7 @@
 """The query API: ``Benchmark().query(arch, dataset)`` over verified Parquet tables, torch-free."""
 from __future__ import annotations
 
+import operator
 import os
 import sys
 from pathlib import Path
@@ -8,8 +9,10 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Unio
 
 from .cache import tables_dir
 from .datasets.specs import DATASETS, canonical_name
-from .errors import ArchitectureNotInTableError, InvalidArchitectureError, UnknownFieldError, UnknownSourceError
+from .errors import (ArchitectureNotInTableError, InvalidArgumentError, InvalidRunError, NoMatchError,
+                     UnknownFieldError, UnknownSourceError, short_repr)
 from .record import Record
+from .schema import orientation
 from .space import Arch, ArchLike, parse
 from .tables import TableSet, read_table_set
 from .view import TableView
@@ -33,6 +36,8 @@ def shipped_tables_dir() -> Optional[Path]:
 
 
 def _locate(source: Union[str, os.PathLike]) -> Path:
+    if not isinstance(source, (str, os.PathLike)) or str(source).strip() == "":
+        raise UnknownSourceError(source, DEFAULT_ORDER, "a source is a name or the path of a table-set folder")
     if isinstance(source, os.PathLike) or (isinstance(source, str) and os.sep in source):
         return Path(source)
     if source == SHIPPED:
@@ -77,7 +82,11 @@ class Benchmark:
                                          "no tables found: import the authors' results with "
                                          "`python -m builders.import_hytas` or point HYTASBENCH_TABLES at a table set")
         else:
-            for s in ([source] if isinstance(source, (str, os.PathLike)) else list(source)):
+            several = source if isinstance(source, (list, tuple)) else [source]
+            if not several:
+                raise UnknownSourceError(source, DEFAULT_ORDER, "give at least one source (or None for every "
+                                                                "available one)")
+            for s in several:
                 self._add(_locate(s), verify)
         self.default_source = next(iter(self._sets))
 
@@ -140,8 +149,11 @@ class Benchmark:
         if view is None:
             ts = self._set(source)
             if ds not in ts.files:
-                raise UnknownSourceError(key[1], list(self._sets), f"source {key[1]!r} has no table for {ds}; "
-                                         f"it holds {sorted(ts.files)}")
+                hint = f"source {key[1]!r} has no table for {ds}; it holds {sorted(ts.files)}"
+                if REFERENCE not in self._sets:
+                    hint += (". The authors' results for all five datasets come with `hytasbench import` "
+                             "(then Benchmark() or --source hytas)")
+                raise UnknownSourceError(key[1], list(self._sets), hint)
             view = self._views[key] = TableView(ts.columns(ds), ds, ts.source, ts.manifest)
         return view
 
@@ -164,25 +176,39 @@ class Benchmark:
         return rows
 
     def query(self, arch: ArchLike, dataset: str, *, source: Optional[str] = None, run: int = 0,
-              recompute: bool = False) -> Record:
+              recompute: bool = False, seed: Optional[int] = None, data_root: Optional[str] = None,
+              device: Optional[str] = None) -> Record:
         """One record: metrics, costs, every proxy and provenance of ``arch`` on ``dataset``.
 
         ``run`` picks a repeat (0 is the headline run). ``recompute=True`` scores the
-        architecture live with the proxy kernels instead (needs torch and the dataset files).
+        architecture live with the proxy kernels instead (needs torch and the dataset files), with
+        ``seed`` (default 0), ``data_root`` and ``device`` (default "cpu"); a table ``source`` or
+        ``run`` makes no sense there and is refused, as are the live options without it.
         """
-        if recompute:
+        if recompute is not False:
+            if recompute is not True:
+                raise InvalidArgumentError(f"recompute must be True or False, got {recompute!r}")
+            if source is not None or not (type(run) is int and run == 0):
+                raise InvalidArgumentError("query(..., recompute=True) scores the architecture live: it has no "
+                                           "table source or training run; drop source=/run=")
             from .live import recompute_record  # torch only here
 
-            return recompute_record(self, arch, dataset)
+            return recompute_record(self, arch, dataset, seed=0 if seed is None else seed, data_root=data_root,
+                                    device="cpu" if device is None else device)
+        if seed is not None or data_root is not None or device is not None:
+            raise InvalidArgumentError("seed=, data_root= and device= are options of a live recompute: "
+                                       "pass recompute=True, or drop them to read the table")
         view = self._view(dataset, source)
         rows = self._rows(view, arch)
-        try:
-            return Record(view, rows[run])
-        except (IndexError, TypeError):
-            raise InvalidArchitectureError(f"run {run!r} does not exist; this architecture has runs "
-                                           f"0..{len(rows) - 1}", "run", range(len(rows))) from None
+        if run == 0 and type(run) is int:
+            return Record(view, rows[0])
+        return Record(view, rows[_run_index(run, rows)])
 
     def query_many(self, archs: Iterable[ArchLike], dataset: str, *, source: Optional[str] = None) -> List[Record]:
+        """Run-0 records of several architectures (a list, tuple, range or other non-string iterable)."""
+        if isinstance(archs, (str, bytes, dict)) or not hasattr(archs, "__iter__"):
+            raise InvalidArgumentError(f"query_many takes a list of architectures, got {type(archs).__name__} "
+                                       f"{short_repr(archs)}; for one architecture use query()")
         view = self._view(dataset, source)
         return [Record(view, self._rows(view, a)[0]) for a in archs]
 
@@ -254,11 +280,20 @@ class Benchmark:
         skipped, never counted as zero.
         """
         view = self._view(dataset, source)
-        col = view.resolve(metric)
-        if col is None:
-            raise UnknownFieldError(metric, view.columns, kind="metric")
+        col = view.resolve(metric) if isinstance(metric, str) else None
+        numeric = view.numeric_columns()
+        if col not in numeric:
+            raise UnknownFieldError(metric, numeric, kind="numeric field to rank by")
         if maximize is None:
-            maximize = not (col.startswith("cost_") or col.endswith(("seconds",)))
+            maximize = not (col.startswith("cost_") or col.endswith("seconds")) and orientation(col) > 0
+        elif not isinstance(maximize, bool):
+            raise InvalidArgumentError(f"maximize must be True, False or None (the field's own direction), "
+                                       f"got {maximize!r}")
+        bounds = {"min_params": min_params, "max_params": max_params, "min_flops": min_flops, "max_flops": max_flops}
+        for name, bound in bounds.items():
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float))
+                                      or bound != bound):
+                raise InvalidArgumentError(f"{name} must be a number or None, got {short_repr(bound)}")
         values = view.column(col)
         params = view.column("cost_params") if "cost_params" in view.columns else None
         flops = view.column("cost_flops") if "cost_flops" in view.columns else None
@@ -272,9 +307,22 @@ class Benchmark:
             if best_val is None or (v > best_val if maximize else v < best_val):
                 best_row, best_val = i, v
         if best_row is None:
-            raise ArchitectureNotInTableError("(none)", view.dataset, view.source,
-                                              f"no architecture has {col} within the given constraints")
+            given = ", ".join(f"{k}={v:g}" for k, v in bounds.items() if v is not None) or "none"
+            raise NoMatchError(view.dataset, view.source, f"none has a value of {col} within the constraints ({given})")
         return Record(view, best_row)
+
+
+def _run_index(run: Any, rows: List[int]) -> int:
+    try:
+        index = -1 if isinstance(run, bool) else operator.index(run)
+    except TypeError:
+        index = -1
+    if index < 0:
+        raise InvalidRunError(f"run must be an integer >= 0 (0 is the headline run), got {short_repr(run)}")
+    if index >= len(rows):
+        raise InvalidRunError(f"run {short_repr(run)} does not exist; this architecture has runs "
+                              f"0..{len(rows) - 1}")
+    return index
 
 
 def _within(values: Optional[list], i: int, lo: Optional[float], hi: Optional[float]) -> bool:

@@ -62,7 +62,8 @@ def cmd_query(args: argparse.Namespace) -> int:
         if key in ("arch", "dataset", "source", "protocol", "run") or key.endswith("__layers"):
             continue
         shown = "-" if value is None else (f"{value:.6g}" if isinstance(value, float) else value)
-        why = f"   ({rec.reason(key)})" if value is None else ""
+        why = rec.reason(key)
+        why = f"   ({why})" if why else ""
         print(f"  {key:32s} {shown}{why}")
     return 0
 
@@ -71,10 +72,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     from builders.import_hytas import main as import_main
 
     argv: List[str] = []
-    if args.from_dir:
+    if args.from_dir is not None:
         argv += ["--from", args.from_dir]
-    if args.out:
+    if args.out is not None:
         argv += ["--out", args.out]
+    if args.allow_modified:
+        argv += ["--allow-modified"]
     return import_main(argv)
 
 
@@ -104,6 +107,8 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import the authors' published results into the cache")
     p.add_argument("--from", dest="from_dir", help="local copy of the authors' repository")
     p.add_argument("--out", help="destination folder")
+    p.add_argument("--allow-modified", action="store_true", help="import files that differ from the pinned "
+                   "upstream ones anyway; the manifest and every value from such a file say so")
     p.set_defaults(func=cmd_import)
 
     builtin = set(sub.choices)

@@ -8,6 +8,15 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 
+def short_repr(value: object, limit: int = 60) -> str:
+    """repr of a user's value cut to a readable length (a 5000-digit number included)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long for str()
+        text = f"<int of {value.bit_length()} bits>" if isinstance(value, int) else f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class HytasError(Exception):
     """Base class of every error the library raises on purpose."""
 
@@ -176,3 +185,45 @@ class InvalidProtocolError(HytasError, ValueError):
 
 class InvalidSettingError(HytasError, ValueError):
     """An analysis setting outside its allowed range (e.g. a forest of zero trees)."""
+
+
+class TableContentError(TableError):
+    """A table whose bytes are intact but whose content is impossible (an OA of 7.5, a negative
+    run, an ``arch_id`` that is not its architecture); names the file, row and column."""
+
+    def __init__(self, path: object, row: Optional[int], column: str, problem: str):
+        self.row, self.column = row, column
+        where = f"row {row}, column {column}" if row is not None else f"column {column}"
+        super().__init__(path, f"{where}: {problem}")
+
+
+class StaleTableSetError(TableError):
+    """A table set that was replaced (e.g. re-imported) after this process opened it."""
+
+
+class ReferenceFileError(TableError):
+    """A file of the authors' repository that is missing or differs from the pinned sha256."""
+
+    def __init__(self, path: object, problem: str, expected: Optional[str] = None, actual: Optional[str] = None):
+        self.expected, self.actual = expected, actual
+        super().__init__(path, problem)
+
+
+class InvalidArgumentError(HytasError, ValueError):
+    """An argument of the wrong type or out of range (a run of -1, a seed of -1, a bad path)."""
+
+
+class InvalidRunError(InvalidArgumentError):
+    """A training-run number that is not an integer >= 0 or that the architecture does not have."""
+
+
+class NoMatchError(ArchitectureNotInTableError):
+    """No architecture of the table satisfies a selection (``best`` with constraints)."""
+
+    def __init__(self, dataset: str, source: str, why: str):
+        self.arch, self.dataset, self.source = None, dataset, source
+        KeyError.__init__(self, f"no architecture in the {source!r} table for {dataset!r} matches: {why}")
+
+
+class UnwritablePathError(HytasError, PermissionError):
+    """An output path (file or folder) that cannot be written; checked before any long work."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator, Mapping, Optional, Sequence
 
-from .errors import UnknownFieldError
+from .errors import InvalidArgumentError, UnknownFieldError, short_repr
 from .record import RecordAccess
 from .schema import (COSTS, KIND_PREFIXES, METRICS, PROVENANCE_COLUMNS, error_reason, metric_column,
                      proxy_error_column)
@@ -55,6 +55,7 @@ def score(arch: ArchLike, dataset: str, proxies: Optional[Sequence[str]] = None,
     from .proxies.engine import build_scoring_model, requests
 
     a = parse(arch)
+    _check_options(seed, device)
     names = [label for label, _ in requests(proxies)]  # unknown names fail before any work
     batch = proxy_batch(canonical_name(dataset), seed, None if data_root is None else str(data_root),
                         synthetic, str(device))
@@ -64,6 +65,23 @@ def score(arch: ArchLike, dataset: str, proxies: Optional[Sequence[str]] = None,
     for res in report.results.values():
         columns.update(res.columns())
     return LiveScores(a, batch.dataset, seed, report.results, columns)
+
+
+def _check_options(seed: Any, device: Any) -> None:
+    """Refuse a bad seed or an unavailable device before any data is loaded."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
+        raise InvalidArgumentError(f"seed must be an integer in 0..2**32-1, got {short_repr(seed)}")
+    if not isinstance(device, str) or not (device == "cpu" or device == "cuda" or
+                                           (device.startswith("cuda:") and device[5:].isdigit())):
+        raise InvalidArgumentError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {short_repr(device)}")
+    if device != "cpu":
+        import torch
+
+        have = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device[5:]) if ":" in device else 0
+        if index >= have:
+            raise InvalidArgumentError(f"device {device!r} is not available: torch sees {have} CUDA device(s); "
+                                       "use device='cpu'")
 
 
 class LiveRecord(RecordAccess):

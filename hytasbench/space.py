@@ -161,6 +161,9 @@ def parse(value: ArchLike) -> Arch:
     if isinstance(value, str):
         text = value.strip()
         if _INT_RE.fullmatch(text):
+            if len(text.lstrip("+-0")) > 9:  # int() of thousands of digits is refused by Python itself
+                raise InvalidArchitectureError(f"id {text[:12]}... ({len(text)} digits) is outside the HyTAS-2000 "
+                                               "sample", "id", [f"1..{len(hytas2000())}"])
             return from_id(int(text))
         m = _STR_RE.match(text)
         if not m:
@@ -182,7 +185,8 @@ def from_id(ident: int) -> Arch:
     """The HyTAS-2000 architecture with this 1-based id (the authors' configspace-hyper2-<id>)."""
     archs = hytas2000()
     if not 1 <= ident <= len(archs):
-        raise InvalidArchitectureError(f"id {ident} is outside the HyTAS-2000 sample", "id", [f"1..{len(archs)}"])
+        shown = str(ident) if abs(ident) < 10 ** 12 else f"of about {int(ident.bit_length() * 0.30103) + 1} digits"
+        raise InvalidArchitectureError(f"id {shown} is outside the HyTAS-2000 sample", "id", [f"1..{len(archs)}"])
     return archs[ident - 1]
 
 

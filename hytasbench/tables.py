@@ -2,9 +2,12 @@
 
 A table set is a folder holding ``manifest.json`` and ``<dataset>-<sha12>.parquet`` files.
 Data files are content-addressed and the manifest is replaced atomically last, so a crash at any
-moment leaves either the old or the new set, never a mix. Reading verifies every checksum before
-anything is returned: a corrupt or truncated file raises TableError naming it, and nothing is
-half-loaded. Torch- and pandas-free; pyarrow is imported only when a Parquet file is written or parsed.
+moment leaves either the old or the new set, never a mix; writers of one folder take turns (a lock
+file) and each write removes what a killed one left. Opening verifies every file's sha256 before
+anything is returned; a table's content is validated (hytasbench.validate) the first time it is
+used, once per file digest: the verdict lives in the derived query index, itself bound to that
+digest and to its own. Torch- and pandas-free; pyarrow is imported only when a Parquet file is
+written or parsed.
 """
 from __future__ import annotations
 
@@ -17,8 +20,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from .errors import TableError
+from .errors import StaleTableSetError, TableError
 from .schema import KEY_COLUMNS, MANIFEST, SCHEMA_VERSION
+from .validate import VALIDATION_VERSION, validate_columns
 
 SUPPORTED_SCHEMAS = (1,)
 
@@ -53,8 +57,10 @@ class TableSet:
 
     Opening checks every file's sha256 (hashlib only, so cheap and torch/numpy-free); the
     Parquet itself is parsed when a dataset is first used. ``columns()`` serves the query path
-    from a derived index in the cache (keyed by the file's sha256) so that queries need neither
-    pyarrow nor numpy; the index is rebuilt from the Parquet file whenever it is missing or odd.
+    from a derived index in the cache so that queries need neither pyarrow nor numpy; the index
+    is only written after the table passed content validation and is used only while its header
+    names this file's sha256, the current validation version and its own payload's sha256, so a
+    missing, stale or edited index is rebuilt from the verified Parquet file.
     """
 
     def __init__(self, path: Path, manifest: Dict[str, Any], files: Dict[str, Tuple[Path, Dict[str, Any]]]):
@@ -74,7 +80,7 @@ class TableSet:
 
     @property
     def tables(self) -> Dict[str, Any]:
-        """Every dataset's pyarrow Table (parses all files)."""
+        """Every dataset's pyarrow Table (parses and validates all files)."""
         return {ds: self.table(ds) for ds in self.files}
 
     def absent(self, dataset: str) -> Dict[str, str]:
@@ -82,26 +88,49 @@ class TableSet:
         return dict(self.manifest.get("absent", {}).get(dataset, {}))
 
     def table(self, dataset: str):
+        """The dataset's pyarrow Table, content-validated."""
+        table = self._parsed(dataset)
+        self.columns(dataset)
+        return table
+
+    def _parsed(self, dataset: str):
         if dataset not in self._tables:
             fpath, meta = self.files[dataset]
-            self._tables[dataset] = _parse(fpath, fpath.read_bytes(), meta)
+            try:
+                blob = fpath.read_bytes()
+            except FileNotFoundError:
+                raise StaleTableSetError(fpath, self._replaced()) from None
+            except OSError as exc:
+                raise TableError(fpath, f"unreadable ({exc.strerror or exc})") from None
+            if hashlib.sha256(blob).hexdigest() != meta.get("sha256"):
+                raise TableError(fpath, "changed since the table set was opened (checksum mismatch): "
+                                        "the file is corrupt, or " + self._replaced())
+            self._tables[dataset] = _parse(fpath, blob, meta)
         return self._tables[dataset]
 
+    def _replaced(self) -> str:
+        return (f"the table set in {self.path} was replaced after it was opened (a re-import or rebuild): "
+                "open it again, e.g. Benchmark(...) anew")
+
     def columns(self, dataset: str) -> Dict[str, list]:
-        """Column name -> Python list of values, in the file's column order."""
+        """Column name -> Python list of values, in the file's column order (content-validated)."""
         if dataset not in self._columns:
             fpath, meta = self.files[dataset]
             cached = _read_index(meta)
             if cached is None:
-                table = self.table(dataset)
+                table = self._parsed(dataset)
                 # to_pylist, not to_numpy: pyarrow's to_numpy imports pandas
                 cached = {c: table.column(c).to_pylist() for c in table.column_names}
+                validate_columns(cached, fpath, dataset, self.manifest.get("source"))
                 _write_index(meta, cached)
             self._columns[dataset] = cached
         return self._columns[dataset]
 
 
-_INDEX_VERSION = 1
+_INDEX_VERSION = 2
+_INDEX_MAGIC = b"HYTASIDX"
+# magic, Parquet sha256, validation version, payload sha256 (ASCII, fixed width)
+_INDEX_HEADER = len(_INDEX_MAGIC) + 64 + 4 + 64
 
 
 def _index_path(meta: Dict[str, Any]) -> Path:
@@ -111,9 +140,17 @@ def _index_path(meta: Dict[str, Any]) -> Path:
 
 
 def _read_index(meta: Dict[str, Any]) -> Optional[Dict[str, list]]:
+    """The cached, validated columns of a file, or None when missing, stale or not intact."""
     try:
-        data = marshal.loads(_index_path(meta).read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
+        blob = _index_path(meta).read_bytes()
+    except (OSError, TypeError, KeyError):
+        return None
+    head, payload = blob[:_INDEX_HEADER], blob[_INDEX_HEADER:]
+    if head != _index_header(meta, payload):
+        return None
+    try:
+        data = marshal.loads(payload)
+    except (ValueError, EOFError, TypeError):
         return None
     if not isinstance(data, dict) or list(data) != list(meta.get("columns", [])):
         return None
@@ -122,11 +159,17 @@ def _read_index(meta: Dict[str, Any]) -> Optional[Dict[str, list]]:
     return data
 
 
+def _index_header(meta: Dict[str, Any], payload: bytes) -> bytes:
+    return (_INDEX_MAGIC + str(meta.get("sha256", "")).encode()[:64].ljust(64, b"?")
+            + b"%04d" % VALIDATION_VERSION + hashlib.sha256(payload).hexdigest().encode())
+
+
 def _write_index(meta: Dict[str, Any], columns: Dict[str, list]) -> None:
+    payload = marshal.dumps(columns)
     try:
-        atomic_write_bytes(_index_path(meta), marshal.dumps(columns))
+        atomic_write_bytes(_index_path(meta), _index_header(meta, payload) + payload)
     except (OSError, ValueError):
-        pass  # a read-only cache only costs speed
+        pass  # a read-only cache only costs speed: the table is then validated once per process
 
 
 def _to_arrow(data: Any):
@@ -140,12 +183,31 @@ def write_table_set(path: os.PathLike, tables: Mapping[str, Any], *, source: str
                     description: str, build: Optional[Mapping[str, Any]] = None,
                     absent: Optional[Mapping[str, Mapping[str, str]]] = None,
                     notes: Iterable[str] = (), extra: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
-    """Write ``{dataset: DataFrame | pyarrow.Table}`` as a table set and return its manifest."""
+    """Write ``{dataset: DataFrame | pyarrow.Table}`` as a table set and return its manifest.
+
+    Each table is content-validated before anything is written; writers of one folder take
+    turns, and what a killed writer left (temporary and unreferenced files) is removed.
+    """
+    root = Path(path)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with _folder_lock(root):
+            return _write_locked(root, tables, source, protocol, description, build, absent, notes, extra)
+    except PermissionError as exc:
+        raise TableError(exc.filename or root, "cannot write the table set here (permission denied): "
+                                               "choose another folder (--out) or fix its permissions") from None
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise TableError(exc.filename or root, f"cannot write the table set ({exc.strerror})") from None
+        raise TableError(exc.filename or root, f"cannot write the table set ({exc.strerror or exc})") from None
+
+
+def _write_locked(root: Path, tables: Mapping[str, Any], source: str, protocol: str, description: str,
+                  build: Optional[Mapping[str, Any]], absent: Optional[Mapping[str, Mapping[str, str]]],
+                  notes: Iterable[str], extra: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     from . import __version__
 
-    root = Path(path)
-    root.mkdir(parents=True, exist_ok=True)
-    files: Dict[str, Any] = {}
+    blobs: Dict[str, Tuple[bytes, Dict[str, Any]]] = {}
     for dataset, data in tables.items():
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -159,9 +221,16 @@ def write_table_set(path: os.PathLike, tables: Mapping[str, Any], *, source: str
         blob = sink.getvalue().to_pybytes()
         digest = hashlib.sha256(blob).hexdigest()
         name = f"{dataset}-{digest[:12]}.parquet"
+        meta = {"dataset": dataset, "sha256": digest, "bytes": len(blob), "rows": table.num_rows,
+                "columns": table.column_names}
+        columns = {c: table.column(c).to_pylist() for c in table.column_names}
+        validate_columns(columns, root / name, dataset, source)  # never write what loading would refuse
+        _write_index(meta, columns)
+        blobs[name] = (blob, meta)
+    _clean_leftovers(root, keep=_referenced_files(root))
+    for name, (blob, _) in blobs.items():
         atomic_write_bytes(root / name, blob)
-        files[name] = {"dataset": dataset, "sha256": digest, "bytes": len(blob), "rows": table.num_rows,
-                       "columns": table.column_names}
+    files = {name: meta for name, (_, meta) in blobs.items()}
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "source": source,
@@ -175,14 +244,41 @@ def write_table_set(path: os.PathLike, tables: Mapping[str, Any], *, source: str
         "notes": list(notes),
         **dict(extra or {}),
     }
-    previous = _referenced_files(root)
     atomic_write_bytes(root / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False).encode())
-    for stale in previous - set(files):
-        try:
-            (root / stale).unlink()
-        except FileNotFoundError:
-            pass
+    _clean_leftovers(root, keep=set(files))
     return manifest
+
+
+class _folder_lock:
+    """Exclusive lock on ``<folder>/.lock`` (POSIX flock; writers on other systems do not take turns)."""
+
+    def __init__(self, root: Path):
+        self.path = root / ".lock"
+
+    def __enter__(self) -> "_folder_lock":
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            import fcntl
+
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except ImportError:  # pragma: no cover - Windows
+            pass
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        os.close(self.fd)  # closing releases the lock
+
+
+def _clean_leftovers(root: Path, keep: set) -> None:
+    """Remove temporary files and Parquet files the manifest does not list (a killed writer's)."""
+    for f in root.iterdir():
+        stray = f.name.startswith(".") and f.name.endswith(".tmp")
+        orphan = f.suffix == ".parquet" and f.name not in keep
+        if stray or orphan:
+            try:
+                f.unlink()
+            except FileNotFoundError:
+                pass
 
 
 def _referenced_files(root: Path) -> set:
@@ -225,20 +321,46 @@ def _parse(fpath: Path, blob: bytes, meta: Dict[str, Any]):
 
 
 def read_table_set(path: os.PathLike, verify: bool = True, parse: bool = True) -> TableSet:
-    """Open a table set, checking every file's sha256 (``verify``) and parsing it (``parse``).
+    """Open a table set, checking every file's sha256 (``verify``), parsing and content-validating
+    it (``parse``).
 
-    Raises TableError naming the first bad file; nothing is returned half-loaded.
+    Raises TableError naming the first bad file; nothing is returned half-loaded. A set replaced
+    while it is being opened (a concurrent re-import) is opened again from its new manifest.
     """
     root = Path(path)
-    manifest = read_manifest(root)
+    for attempt in range(3):
+        manifest = read_manifest(root)
+        try:
+            ts = _open(root, manifest, verify, parse)
+        except TableError:
+            if attempt < 2 and _manifest_changed(root, manifest):
+                continue
+            raise
+        return ts
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _manifest_changed(root: Path, manifest: Dict[str, Any]) -> bool:
+    try:
+        return read_manifest(root) != manifest
+    except TableError:
+        return False
+
+
+def _open(root: Path, manifest: Dict[str, Any], verify: bool, parse: bool) -> TableSet:
     files: Dict[str, Tuple[Path, Dict[str, Any]]] = {}
     parsed: Dict[str, Any] = {}
     for name, meta in manifest["files"].items():
         fpath = root / name
-        if not fpath.is_file():
-            raise TableError(fpath, "listed in the manifest but missing")
+        if not isinstance(meta, dict) or not isinstance(meta.get("dataset"), str) or "/" in name or "\\" in name:
+            raise TableError(root / MANIFEST, f"entry {name!r} is not a file of this folder with a dataset")
         if verify or parse:
-            blob = fpath.read_bytes()  # hash and parse the very same bytes
+            try:
+                blob = fpath.read_bytes()  # hash and parse the very same bytes
+            except FileNotFoundError:
+                raise TableError(fpath, "listed in the manifest but missing") from None
+            except OSError as exc:
+                raise TableError(fpath, f"unreadable ({exc.strerror or exc})") from None
             if verify:
                 digest = hashlib.sha256(blob).hexdigest()
                 if digest != meta.get("sha256"):
@@ -246,10 +368,14 @@ def read_table_set(path: os.PathLike, verify: bool = True, parse: bool = True) -
                                             f"{str(meta.get('sha256'))[:16]}...): the file is corrupt or truncated")
             if parse:
                 parsed[meta["dataset"]] = _parse(fpath, blob, meta)
+        elif not fpath.is_file():
+            raise TableError(fpath, "listed in the manifest but missing")
         files[meta["dataset"]] = (fpath, meta)
     _declare(root / MANIFEST, manifest)
     ts = TableSet(root, manifest, files)
     ts._tables.update(parsed)
+    for dataset in parsed:
+        ts.columns(dataset)  # content validation (a cached verdict when the index is intact)
     return ts
 
 

@@ -21,8 +21,11 @@ class TableView:
         self.columns: List[str] = list(data)
         self._colset = set(self.columns)
         self._absent: Dict[str, str] = dict(manifest.get("absent", {}).get(dataset, {}))
+        #: column -> why its values are suspect (came from a file that differs from upstream)
+        self.modified: Dict[str, str] = dict(manifest.get("modified", {}).get(dataset, {}))
         self._alias: Dict[str, Optional[str]] = {}
         self._derived_reasons: Dict[str, List[Optional[str]]] = {}  # ensemble column -> per-row reason
+        self._numeric: Optional[List[str]] = None
         arch = data["arch"]
         runs = data["run"]
         self.by_str: Dict[str, List[int]] = {}
@@ -49,13 +52,23 @@ class TableView:
     def value(self, col: str, row: int) -> Any:
         return self.data[col][row]
 
+    def numeric_columns(self) -> List[str]:
+        """Metric, cost and proxy columns holding single numbers (what ``best`` can rank by)."""
+        if self._numeric is None:
+            self._numeric = [c for c in self.columns if c.startswith(KIND_PREFIXES)
+                             and not c.endswith(("__layers", "__error"))
+                             and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+                                     for v in self.data[c])]
+        return self._numeric
+
     # -- names --------------------------------------------------------------------------------
     def resolve(self, name: str) -> Optional[str]:
         """Full column name for a full or short name, or None when this table lacks it."""
         try:
             return self._alias[name]
-        except KeyError:
-            pass
+        except (KeyError, TypeError):
+            if not isinstance(name, str):
+                return None
         found: Optional[str] = None
         if name in self._colset:
             found = name
@@ -86,6 +99,8 @@ class TableView:
 
     def known_absent(self, name: str) -> bool:
         """True for names the schema knows although this table does not carry them."""
+        if not isinstance(name, str):
+            return False
         if name in self._absent or any(p + name in self._absent for p in KIND_PREFIXES):
             return True
         if ensembles.is_ensemble(name):

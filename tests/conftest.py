@@ -62,3 +62,12 @@ def toy280():
     rc, y = np.stack([rows, cols], 1), labels[rows, cols] - 1
     test = np.arange(len(y)) % 5 == 0
     return HSIData("toy", cube, rc[~test], y[~test], rc[test], y[test], ("a", "b", "c"), 3)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The hostile suite's closing count (tests/hostile_tally.py), when any of its cases ran."""
+    import sys
+
+    tally = sys.modules.get("hostile_tally") or sys.modules.get("tests.hostile_tally")
+    if tally is not None and sum(tally.TALLY.values()):
+        terminalreporter.write_sep("-", tally.summary())

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from hytasbench import Benchmark, space
-from hytasbench.errors import (ArchitectureNotInTableError, InvalidArchitectureError, UnknownDatasetError,
+from hytasbench.errors import (ArchitectureNotInTableError, InvalidArchitectureError, InvalidRunError, UnknownDatasetError,
                                UnknownFieldError, UnknownSourceError)
 from hytasbench.space import Arch
 
@@ -76,7 +76,7 @@ def test_runs_and_run_selection(reference_bench):
     runs = reference_bench.runs(twice, "salinas")
     assert [r["run"] for r in runs] == [0, 1]
     assert reference_bench.query(twice, "salinas", run=1).oa == runs[1].oa
-    with pytest.raises(InvalidArchitectureError, match="run"):
+    with pytest.raises(InvalidRunError, match="run 2 does not exist"):
         reference_bench.query(twice, "salinas", run=2)
     assert reference_bench.query(1, "salinas").oa == df[(df.arch_id == 1)].metric_oa.iloc[0]
 
@@ -103,6 +103,8 @@ def test_best_matches_brute_force(reference_bench):
     assert rec.oa == df[df.cost_flops >= df.cost_flops.quantile(0.9)].metric_oa.max()
     assert reference_bench.best("paviau", "params").params == df.cost_params.min()
     assert reference_bench.best("ksc", "grasp", maximize=False).grasp == reference_bench.frame("ksc").proxy_grasp.min()
+    # GraSP's raw value predicts accuracy negatively (schema.ORIENTATION): its best is its minimum
+    assert reference_bench.best("ksc", "grasp").grasp == reference_bench.frame("ksc").proxy_grasp.min()
     with pytest.raises(ArchitectureNotInTableError, match="constraints"):
         reference_bench.best("ksc", "oa", max_params=1)
     with pytest.raises(UnknownFieldError):
@@ -157,12 +159,13 @@ def test_unfinished_proxies_say_why(tmp_path, monkeypatch):
     from hytasbench.tables import write_table_set
 
     monkeypatch.setenv("HYTASBENCH_CACHE", str(tmp_path / "cache"))
-    df = pd.DataFrame({"arch": ["a1", "a2"], "dataset": "ksc", "source": "t", "run": 0,
+    a1, a2 = (str(space.parse(i)) for i in (1, 2))
+    df = pd.DataFrame({"arch": [a1, a2], "dataset": "ksc", "source": "t", "run": 0,
                        "proxy_snip": [1.0, None], "proxy_grasp": [None, None],
                        "proxy_grasp__error": ["OOM twice", None],
                        "absent_reason": [None, "proxies not finished yet"]})
     write_table_set(tmp_path / "t", {"ksc": df}, source="t", protocol="p", description="")
     bench = Benchmark(source=tmp_path / "t")
-    assert bench.query("a2", "ksc").reason("snip") == "proxies not finished yet"
-    assert "computation failed: OOM twice" == bench.query("a1", "ksc").reason("grasp")
-    assert bench.query("a1", "ksc").reason("snip") is None
+    assert bench.query(a2, "ksc").reason("snip") == "proxies not finished yet"
+    assert "computation failed: OOM twice" == bench.query(a1, "ksc").reason("grasp")
+    assert bench.query(a1, "ksc").reason("snip") is None

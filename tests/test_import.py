@@ -168,7 +168,7 @@ def test_offline_gives_a_clear_message(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(L, "RAW_URL", "http://127.0.0.1:9/{repo}/{commit}/{path}")  # discard port: refused
     monkeypatch.setenv("HYTASBENCH_CACHE", str(tmp_path))
     monkeypatch.setattr(import_hytas.time, "sleep", lambda s: None)
-    assert import_hytas.main([]) == 1
+    assert import_hytas.main([]) == 2
     err = capsys.readouterr().err
     assert "offline" in err and "--from" in err
 

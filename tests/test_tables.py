@@ -13,17 +13,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from hytasbench import space
 from hytasbench.errors import TableError
 from hytasbench.tables import read_table_set, write_table_set
 
+ARCHS = [str(a) for a in space.hytas2000()]
 
-def frame(n: int, offset: float = 0.0) -> pd.DataFrame:
-    return pd.DataFrame({"arch": [f"a{i}" for i in range(n)], "dataset": "indian_pines", "source": "t",
-                         "run": 0, "metric_oa": [offset + i / n for i in range(n)]})
+
+def frame(n: int, offset: float = 0.0, dataset: str = "indian_pines") -> pd.DataFrame:
+    """n architectures, OA offset + i / (2 n): valid fractions for offsets up to 0.5."""
+    return pd.DataFrame({"arch": ARCHS[:n], "dataset": dataset, "source": "t",
+                         "run": 0, "metric_oa": [offset + i / (2 * n) for i in range(n)]})
 
 
 def write(path: Path, offset: float = 0.0) -> dict:
-    return write_table_set(path, {"indian_pines": frame(50, offset), "ksc": frame(20, offset)}, source="t",
+    return write_table_set(path, {"indian_pines": frame(50, offset), "ksc": frame(20, offset, "ksc")}, source="t",
                            protocol="p", description="test tables", build={"command": "pytest"},
                            absent={"ksc": {"metric_aa": "not computed"}})
 
@@ -45,9 +49,9 @@ def test_round_trip_and_manifest(tmp_path):
 
 def test_rewrite_removes_stale_files(tmp_path):
     write(tmp_path, 0.0)
-    write(tmp_path, 1.0)
+    write(tmp_path, 0.5)
     assert len(list(tmp_path.glob("*.parquet"))) == 2
-    assert read_table_set(tmp_path).tables["ksc"].column("metric_oa").to_pylist()[0] == 1.0
+    assert read_table_set(tmp_path).tables["ksc"].column("metric_oa").to_pylist()[0] == 0.5
 
 
 def _one_file(path: Path, dataset: str) -> Path:
@@ -105,20 +109,21 @@ def test_write_rejects_tables_without_key_columns(tmp_path):
 WRITER = """
 import sys, pandas as pd
 sys.path.insert(0, {repo!r})
+from hytasbench import space
 from hytasbench.tables import write_table_set
+archs = [str(a) for a in space.hytas2000()]
 i = 0
 while True:
-    n = 2000
-    df = pd.DataFrame({{"arch": [f"a{{k}}" for k in range(n)], "dataset": "ksc", "source": "t", "run": 0,
-                       "metric_oa": [float(i)] * n}})
-    write_table_set({path!r}, {{"ksc": df, "salinas": df}}, source="t", protocol="p", description=str(i))
+    df = {{ds: pd.DataFrame({{"arch": archs, "dataset": ds, "source": "t", "run": 0,
+                            "metric_oa": [(i % 1000) / 1000] * len(archs)}}) for ds in ("ksc", "salinas")}}
+    write_table_set({path!r}, df, source="t", protocol="p", description=str(i))
     i += 1
 """
 
 
 def test_kill_during_writes_never_leaves_a_corrupt_table_set(tmp_path):
     repo = str(Path(__file__).resolve().parents[1])
-    write_table_set(tmp_path, {"ksc": frame(5)}, source="t", protocol="p", description="seed")
+    write_table_set(tmp_path, {"ksc": frame(5, dataset="ksc")}, source="t", protocol="p", description="seed")
     rng = random.Random(3)
     for trial in range(6):
         proc = subprocess.Popen([sys.executable, "-c", WRITER.format(repo=repo, path=str(tmp_path))])
@@ -134,10 +139,10 @@ def test_query_index_is_rebuilt_when_damaged(tmp_path, monkeypatch):
     from hytasbench.benchmark import Benchmark
 
     monkeypatch.setenv("HYTASBENCH_CACHE", str(tmp_path / "cache"))
-    write_table_set(tmp_path / "t", {"ksc": frame(30, 5.0)}, source="t", protocol="p", description="")
-    assert Benchmark(source=tmp_path / "t").query("a3", "ksc").oa == 5.1
+    write_table_set(tmp_path / "t", {"ksc": frame(30, 0.25, "ksc")}, source="t", protocol="p", description="")
+    assert Benchmark(source=tmp_path / "t").query(ARCHS[3], "ksc").oa == 0.25 + 3 / 60
     (index,) = (tmp_path / "cache" / "index").iterdir()
     index.write_bytes(index.read_bytes()[:40])  # truncated cache: ignored and rebuilt, never trusted
-    assert Benchmark(source=tmp_path / "t").query("a3", "ksc").oa == 5.1
+    assert Benchmark(source=tmp_path / "t").query(ARCHS[3], "ksc").oa == 0.25 + 3 / 60
     index.write_bytes(b"\x00garbage")
-    assert Benchmark(source=tmp_path / "t").query("a29", "ksc").oa == 5.0 + 29 / 30
+    assert Benchmark(source=tmp_path / "t").query(ARCHS[29], "ksc").oa == 0.25 + 29 / 60

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..datasets.specs import DATASETS, canonical_name
-from ..errors import UnknownFieldError
+from ..errors import UnknownFieldError, UnknownSourceError
 from ..schema import ORIENTATION, orientation, split_proxy_column
 
 TARGET = "metric_oa"
@@ -56,6 +56,11 @@ def load(source: Optional[Source] = None, datasets: Optional[Sequence[str]] = No
     names = bench.datasets()
     if datasets is not None:
         wanted = [canonical_name(d) for d in datasets]  # raises UnknownDatasetError on unknown ones
+        lacking = [d for d in wanted if d not in names]
+        if lacking:
+            raise UnknownSourceError(bench.default_source, bench.sources,
+                                     f"source {bench.default_source!r} has no table for {', '.join(lacking)}; "
+                                     f"it holds {', '.join(names)}")
         names = [d for d in names if d in wanted]
     every = {ds: bench.frame(ds, runs="all") for ds in names}
     frames = {ds: f[f["run"] == 0].reset_index(drop=True) for ds, f in every.items()}

@@ -538,6 +538,12 @@ def _study_settings(args: argparse.Namespace) -> Dict[str, object]:
 
 def run(args: argparse.Namespace) -> int:
     """Build the report from parsed options and say where it went."""
+    from ..errors import InvalidArgumentError
+    from ..paths import writable_dir
+
+    if args.n_boot < 1 or args.jobs < 1:
+        raise InvalidArgumentError(f"--n-boot and --jobs must be at least 1, got {args.n_boot} and {args.jobs}")
+    writable_dir(args.out, "--out")  # before minutes of work, not after
     start = time.perf_counter()
     path = build_report(args.source, Path(args.out), datasets=args.datasets, n_boot=args.n_boot,
                         rf=not args.no_rf, n_jobs=args.jobs, figures=not args.no_figures, cache=not args.no_cache,

@@ -3,6 +3,7 @@ go, which are present and verified, and (with --download) fetch the ones that ha
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import List, Optional
 
 from ..errors import HytasError
@@ -17,8 +18,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--download", action="store_true", help="fetch missing files that have a public URL")
     a = p.parse_args(argv)
     failed = False
-    for name in a.names or list(DATASETS):
-        spec = get_spec(name)
+    try:
+        specs = [get_spec(name) for name in a.names or list(DATASETS)]
+    except HytasError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for spec in specs:
         folder = data_root(a.root) / spec.name
         if a.download:
             try:
@@ -34,6 +39,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             if path.is_file():
                 why = checksum_problem(path, f)
                 state = f"WRONG: {why}" if why else "ok"
+                failed = failed or bool(why)
             elif f.role == "raw_cube" or (f.role == "cube" and have_raw):
                 state = "absent, not needed" if f.role == "cube" else "optional, absent"
             else:

@@ -132,9 +132,18 @@ def _search(args: argparse.Namespace) -> int:
     from .regret import plot_regret, regret_table
     from .runner import run_many
 
+    from ..paths import writable_file
+
     budget = parse_budget(args.budget)
     if args.seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.neighbours < 1:
+        raise ValueError(f"--neighbours must be at least 1, got {args.neighbours}")
+    if args.at and any(not (a > 0) or a == float("inf") for a in args.at):
+        raise ValueError(f"--at takes budgets > 0 (seconds or trainings), got {args.at}")
+    for option in ("out", "curve", "plot"):  # checked before the search, not after it
+        if getattr(args, option) is not None:
+            writable_file(getattr(args, option), f"--{option}")
     params = _pairs(args.param, "--param")
     searchers = [(name, make_searcher(name, **params)) for name in args.algo]
     bench = Benchmark(source=args.source)

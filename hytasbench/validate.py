@@ -1,0 +1,104 @@
+"""Content validation of one table: what a checksum cannot catch.
+
+A sha256 proves a file is the one the manifest lists, not that the manifest's writer wrote sense:
+anyone who edits a value and recomputes the digest gets through it. ``validate_columns`` checks what
+every table of our format must satisfy (docs/table_format.md, "Validation") and raises
+TableContentError naming file, row and column at the first violation. It runs once per verified
+file: TableSet stores the verdict in the derived query index, bound to the file's sha256.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Optional
+
+from .errors import HytasError, TableContentError
+from .space import parse
+
+#: Bump when a rule changes: cached verdicts of an older version are recomputed.
+VALIDATION_VERSION = 1
+
+#: column -> (low, high), inclusive. Kappa may be negative (worse than chance, see metrics.py).
+_RANGES: Dict[str, tuple] = {
+    "metric_oa": (0.0, 1.0), "metric_aa": (0.0, 1.0), "metric_oa_best": (0.0, 1.0), "metric_kappa": (-1.0, 1.0),
+}
+_POSITIVE = ("cost_params", "cost_flops", "cost_model_size")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _absent(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
+
+
+def validate_columns(columns: Dict[str, list], path: object, dataset: str, source: Optional[str] = None) -> None:
+    """Raise TableContentError at the first impossible value; return None when the table is sound."""
+    def fail(row: Optional[int], col: str, problem: str) -> None:
+        raise TableContentError(path, row, col, problem)
+
+    n = len(columns.get("arch", []))
+    for col, values in columns.items():
+        if len(values) != n:
+            fail(None, col, f"{len(values)} values for {n} rows")
+    for col, values in columns.items():
+        if col in _RANGES:
+            lo, hi = _RANGES[col]
+            for i, v in enumerate(values):
+                if not _absent(v) and not (_is_number(v) and lo <= v <= hi):
+                    fail(i, col, f"{v!r} is not a number in [{lo:g}, {hi:g}]")
+        elif col == "metric_class_acc":
+            for i, v in enumerate(values):
+                if v is not None and (not isinstance(v, list)
+                                      or any(not _absent(x) and not (_is_number(x) and 0 <= x <= 1) for x in v)):
+                    fail(i, col, f"{v!r} is not a list of fractions in [0, 1]")
+        elif col in _POSITIVE:
+            for i, v in enumerate(values):
+                if not _absent(v) and not (_is_number(v) and v > 0 and math.isfinite(v)):
+                    fail(i, col, f"{v!r} is not a positive number")
+        elif col == "metric_train_seconds" or col.endswith("__seconds"):
+            for i, v in enumerate(values):
+                if not _absent(v) and not (_is_number(v) and 0 <= v < math.inf):
+                    fail(i, col, f"{v!r} is not a time in seconds >= 0")
+        elif col.startswith("proxy_") and not col.endswith(("__layers", "__error")):
+            for i, v in enumerate(values):
+                if not _absent(v) and not _is_number(v):
+                    fail(i, col, f"{v!r} is not a number")
+    for col, want in (("dataset", dataset), ("source", source)):
+        if want is not None and col in columns:
+            for i, v in enumerate(columns[col]):
+                if v != want:
+                    fail(i, col, f"{v!r}, but the manifest lists this file as {col} {want!r}")
+    _validate_keys(columns, fail)
+
+
+def _validate_keys(columns: Dict[str, list], fail) -> None:
+    """Architecture columns agree with ``arch``; runs of an architecture are 0..k-1, each once."""
+    runs = columns.get("run", [])
+    parsed: Dict[Any, Any] = {}
+    seen: Dict[Any, set] = {}
+    extra = [(c, f) for c, f in (("arch_id", lambda a: a.id), ("depth", lambda a: a.depth),
+                                 ("embed_dim", lambda a: a.embed_dim), ("num_heads", lambda a: list(a.num_heads)),
+                                 ("mlp_ratio", lambda a: list(a.mlp_ratio))) if c in columns]
+    for i, s in enumerate(columns.get("arch", [])):
+        if s not in parsed:
+            try:
+                parsed[s] = parse(s) if isinstance(s, str) else None
+            except HytasError:
+                parsed[s] = None
+            if parsed[s] is None or str(parsed[s]) != s:
+                fail(i, "arch", f"{s!r} is not the canonical string of an architecture of the space")
+        a = parsed[s]
+        for col, get in extra:
+            v = columns[col][i]
+            if isinstance(v, bool) or v != get(a):
+                fail(i, col, f"{v!r} disagrees with arch {s} ({col} {get(a)!r})")
+        r = runs[i] if i < len(runs) else None
+        if type(r) is not int or r < 0:
+            fail(i, "run", f"{r!r} is not a run number (an integer >= 0)")
+        if r in seen.setdefault(s, set()):
+            fail(i, "run", f"architecture {s} has run {r} twice (repeats must have distinct run numbers)")
+        seen[s].add(r)
+    for s, rs in seen.items():
+        if max(rs) != len(rs) - 1:
+            fail(None, "run", f"architecture {s} has runs {sorted(rs)}; repeats must be numbered 0..{len(rs) - 1}")
