@@ -62,8 +62,9 @@ SHARES = {"cuda_tests": 0.12, "throughput": 0.10, "build": 0.38, "projection": 0
 RESERVE_S = 5.0  # kept for the summary
 MIN_PART_S = 5.0  # a part with less time than this is left for the next run
 DATASET = "indian_pines"
-#: the experiment's default protocols (hytasbench.protocols names; any other name or NAME:field=value,...)
-PROTOCOLS = (protocols.PROTOCOL, protocols.HYTAS_SAMPLER, protocols.HYTAS_SAMPLER_FULL)
+#: the experiment's default protocols: ours and the emulated upstream sampler (any other
+#: hytasbench.protocols name, e.g. the full emulation hytas-sampler+lag+caf8+epoch-order, or NAME:field=value,...)
+PROTOCOLS = (protocols.PROTOCOL, protocols.HYTAS_SAMPLER)
 
 
 @dataclass(frozen=True)
@@ -354,7 +355,8 @@ def resolve_protocols(items: Sequence[str]) -> Dict[str, Dict[str, Any]]:
     switches), or ``NAME:field=value,...`` (TrainConfig protocol fields) -> settings."""
     from hytasbench.train import TrainConfig
 
-    allowed = TrainConfig._PROTOCOL_FIELDS
+    allowed = tuple(TrainConfig._PROTOCOL_FIELDS) + tuple(k for k in protocols.switch_fields(protocols.HYTAS_SAMPLER_FULL)
+                                                         if k not in TrainConfig._PROTOCOL_FIELDS)
     out: Dict[str, Dict[str, Any]] = {}
     for item in items:
         name, sep, spec = item.partition(":")

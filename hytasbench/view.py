@@ -55,7 +55,7 @@ class TableView:
     def numeric_columns(self) -> List[str]:
         """Metric, cost and proxy columns holding single numbers (what ``best`` can rank by)."""
         if self._numeric is None:
-            self._numeric = [c for c in self.columns if c.startswith(KIND_PREFIXES)
+            self._numeric = [c for c in self.columns if (c.startswith(KIND_PREFIXES) or c in self._derived_reasons)
                              and not c.endswith(("__layers", "__error"))
                              and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
                                      for v in self.data[c])]
@@ -95,6 +95,8 @@ class TableView:
         self.columns.append(name)
         self._colset.add(name)
         self._derived_reasons[name] = reasons
+        if self._numeric is not None:
+            self._numeric.append(name)
         return name
 
     def known_absent(self, name: str) -> bool:
@@ -103,8 +105,9 @@ class TableView:
             return False
         if name in self._absent or any(p + name in self._absent for p in KIND_PREFIXES):
             return True
-        if ensembles.is_ensemble(name):
-            return all(self.resolve(m) is not None or self.known_absent(m) for m in ensembles.parse(name)[1])
+        if ensembles.is_ensemble(name):  # a documented alias (az_nas), or members this table could have
+            return name in ensembles.ALIASES or all(self.resolve(m) is not None or self.known_absent(m)
+                                                    for m in ensembles.parse(name)[1])
         from .schema import COSTS, METRICS, SCORE_VARIANTS, EXTRA_VARIANTS, known_proxies
 
         base = name

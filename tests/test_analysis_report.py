@@ -165,15 +165,18 @@ def test_noise_section_shows_training_repeats_and_proxy_seed_noise(tmp_path):
 
     rng = np.random.default_rng(3)
     n = 40
-    depth = rng.choice([4, 6, 8], n)
-    arch = [f"e64-h{''.join(map(str, rng.choice([3, 4, 5, 6], d)))}-r{'1' * d}" for d in depth]
+    from hytasbench import space
+
+    archs = space.hytas2000()[:n]  # real architectures: a table's architecture columns are validated
     oa = np.linspace(0.5, 0.9, n)
     scores = {s: oa + rng.normal(0, 0.05 * (s + 1), n) for s in (0, 1, 2)}
     rows = []
     for s in (0, 1, 2):
         for i in range(n):
-            rows.append({"arch": arch[i], "dataset": "ksc", "source": "seeds", "run": s, "seed": s,
-                         "depth": depth[i], "embed_dim": 64, "num_heads": [3] * depth[i], "mlp_ratio": [1] * depth[i],
+            a = archs[i]
+            rows.append({"arch": str(a), "dataset": "ksc", "source": "seeds", "run": s, "seed": s,
+                         "depth": a.depth, "embed_dim": a.embed_dim, "num_heads": list(a.num_heads),
+                         "mlp_ratio": list(a.mlp_ratio),
                          "metric_oa": oa[i] if s == 0 else (oa[i] + 0.01 if s == 1 and i < 2 else np.nan),
                          "proxy_snip": scores[s][i]})
     write_table_set(tmp_path / "seeds", {"ksc": pd.DataFrame(rows)}, source="seeds", protocol="test",

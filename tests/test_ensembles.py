@@ -88,7 +88,7 @@ def test_report_takes_ensembles_by_name_and_oa_from_another_source(bench, table_
     from hytasbench.analysis.report import build_report
 
     scores_only = tmp_path / "scores"  # the same architectures without OA, as evaluate-proxy writes them
-    frame = bench.frame("indian_pines").drop(columns=["metric_oa"])
+    frame = bench.frame("indian_pines").drop(columns=["metric_oa"]).assign(source="mine")
     write_table_set(scores_only, {"indian_pines": frame}, source="mine", protocol="p", description="scores")
     data = load(scores_only, scores=["ensemble:snip+grasp"], oa_source=table_path)
     f = data.frames["indian_pines"].set_index("arch_id")

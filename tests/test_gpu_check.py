@@ -120,8 +120,12 @@ def test_bad_options_are_typed_errors(tmp_path):
     import gpu_check
     from hytasbench.errors import BuildError
 
-    assert gpu_check.resolve_protocols(["hytasbench-v1", "mine:epoch_sampler=hytas,epochs=5"]) == {
-        "hytasbench-v1": {}, "mine": {"epoch_sampler": "hytas", "epochs": 5}}
+    from hytasbench.train import TrainConfig
+
+    got = gpu_check.resolve_protocols(["hytasbench-v1", "hytas-sampler+lag", "mine:epoch_sampler=hytas,epochs=5"])
+    assert got["mine"] == {"epoch_sampler": "hytas", "epochs": 5}
+    assert TrainConfig(**got["hytasbench-v1"]).protocol_name() == "hytasbench-v1"
+    assert TrainConfig(**got["hytas-sampler+lag"]).protocol_name() == "hytas-sampler+lag"
     for bad in (["nope"], ["x:device=cuda"], ["x:epochs=many"]):
         with pytest.raises(BuildError):
             gpu_check.resolve_protocols(bad)
