@@ -23,6 +23,8 @@ def main() -> None:
     ap.add_argument("--reference", required=True, help="the imported authors' table set (OA)")
     ap.add_argument("--dataset", default="indian_pines")
     ap.add_argument("--n-boot", type=int, default=1000)
+    ap.add_argument("--stratified", type=int, help="only a stratified sample of this many of the architectures "
+                    "that have every score (hytasbench.space.stratified_sample over them, seed 0)")
     args = ap.parse_args()
 
     from hytasbench import Benchmark
@@ -34,6 +36,11 @@ def main() -> None:
     scores = {k: v for k, v in score_columns(frame).items()}
     complete = frame[[c for c in scores.values()]].notna().all(axis=1)
     frame = frame[complete].reset_index(drop=True)
+    if args.stratified:
+        from hytasbench.space import stratified_sample
+
+        keep = {str(a) for a in stratified_sample(args.stratified, 0, pool=list(frame["arch"]))}
+        frame = frame[frame["arch"].isin(keep)].reset_index(drop=True)
     view = {name: [ours.query(a, args.dataset)[name] for a in frame["arch"]] for name in ENSEMBLES}
     for name, values in view.items():  # ensembles ranked over the whole table, read per architecture
         frame[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
@@ -43,8 +50,10 @@ def main() -> None:
     table = proxy_quality(frame, labels, target="metric_oa", n_boot=args.n_boot)
     seconds = {k: frame[f"{v}__seconds"].mean() for k, v in scores.items() if f"{v}__seconds" in frame}
     ids = sorted(int(i) for i in frame["arch_id"])
-    print(f"{args.dataset}: n = {len(frame)} architectures with every score (ids {ids[0]}..{ids[-1]}, "
-          f"{len(ids)} of them); OA from {args.reference}; {args.n_boot} bootstrap resamples\n")
+    how = f"a stratified sample (seed 0) of the {int(complete.sum())} with every score" if args.stratified \
+        else "every architecture with every score"
+    print(f"{args.dataset}: n = {len(frame)} architectures, {how} (ids {ids[0]}..{ids[-1]}); ensembles ranked over "
+          f"the whole table; OA from {args.reference}; {args.n_boot} bootstrap resamples\n")
     print("| score | rho [95 % CI] | tau | top-10 % precision | top-1 OA [95 % CI] | s / arch (recorded) |")
     print("|---|---|---|---|---|---|")
     for _, r in table.sort_values("rho", ascending=False).iterrows():

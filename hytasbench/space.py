@@ -310,12 +310,12 @@ def from_configuration(config: Mapping[str, Any]) -> Arch:
                 tuple(_as_int(f"mlp_ratio_{i}", d.get(f"mlp_ratio_{i}")) for i in range(depth)))
 
 
-def stratified_sample(n: int, seed: int = 0) -> Tuple[Arch, ...]:
-    """``n`` distinct HyTAS-2000 architectures, stratified by (embedding width, depth): each
-    stratum gets its share of ``n`` in proportion to its size (largest remainders), drawn with
-    ``random.Random(seed)``; returned in id order. Deterministic, so that two users who sample
-    the same ``n`` and ``seed`` score the same architectures."""
-    pool = hytas2000()
+def stratified_sample(n: int, seed: int = 0, pool: Optional[Sequence[Arch]] = None) -> Tuple[Arch, ...]:
+    """``n`` distinct HyTAS-2000 architectures (or of ``pool``), stratified by (embedding width,
+    depth): each stratum gets its share of ``n`` in proportion to its size (largest remainders),
+    drawn with ``random.Random(seed)``; returned in id order. Deterministic, so that two users who
+    sample the same ``n`` and ``seed`` score the same architectures."""
+    pool = hytas2000() if pool is None else tuple(dict.fromkeys(parse(a) for a in pool))
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= len(pool):
         raise InvalidSampleError(f"sample size must be an integer from 1 to {len(pool)}, got {n!r}")
     strata: Dict[Tuple[int, int], List[Arch]] = {}
@@ -328,4 +328,4 @@ def stratified_sample(n: int, seed: int = 0) -> Tuple[Arch, ...]:
         take[k] += 1
     rng = random.Random(seed)
     picked = [a for k in keys for a in rng.sample(strata[k], take[k])]
-    return tuple(sorted(picked, key=lambda a: a.id))
+    return tuple(sorted(picked, key=lambda a: (a.id is None, a.id or 0, a.to_str())))

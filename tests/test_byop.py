@@ -183,6 +183,8 @@ def test_stratified_sample_is_seeded_proportional_and_checked():
     for bad in (0, 2001, 2.5, True, "300"):
         with pytest.raises(InvalidSampleError):
             space.stratified_sample(bad)
+    sub = space.stratified_sample(30, 0, pool=space.hytas2000()[:200])  # a sample of what a table has
+    assert len(sub) == 30 and all(a.id <= 200 for a in sub)
     from builders.units import parse_archs
 
     assert parse_archs("sample:12:3") == [str(x) for x in space.stratified_sample(12, 3)]
