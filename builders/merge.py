@@ -91,7 +91,7 @@ class _Dataset:
                 c["done"] += 1
                 continue
             fails = wd.failures(u.key)
-            if len(fails) >= max_attempts:
+            if fails and wd.gave_up(u.key, max_attempts):  # failed for good (or deterministically)
                 self.errors[(u.kind, u.arch, u.seed)] = fails[-1]["error"]
                 c["failed"] += 1
 
