@@ -8,14 +8,11 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import torch
 
 from conftest import DATASETS_DIR, REPO, need
-from hytasbench.datasets.load import HSIData
 from hytasbench.datasets.samples import PatchSampler
-from hytasbench.datasets.synthetic import synthetic_cube
 from hytasbench.train import TrainConfig, train_and_evaluate
 
 pytestmark = [pytest.mark.cuda,
@@ -23,16 +20,7 @@ pytestmark = [pytest.mark.cuda,
 
 SMALLEST = "e32-h4534-r1412"  # HyTAS-2000 id 397
 
-
-def _toy() -> HSIData:
-    labels = np.zeros((24, 24), int)
-    labels[2:10, 2:22], labels[12:22, 2:12], labels[12:22, 13:22] = 1, 2, 3
-    cube = synthetic_cube(labels, 3, 6, seed=0, noise=1.0)
-    rows, cols = np.nonzero(labels)
-    rc = np.stack([rows, cols], 1)
-    y = labels[rows, cols] - 1
-    train = np.arange(len(y)) % 5 == 0
-    return HSIData("toy", cube, rc[train], y[train], rc[~train], y[~train], ("a", "b", "c"), 3)
+from test_train import _toy  # noqa: E402  (the same small synthetic scene as the CPU training tests)
 
 
 def test_batches_gathered_on_the_gpu_equal_the_cpu_ones():
