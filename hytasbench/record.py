@@ -6,20 +6,13 @@ Short names resolve by kind: ``rec.oa`` is ``metric_oa``, ``rec.params`` is ``co
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Mapping, Optional, Sequence
 
 from .errors import UnknownFieldError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .space import Arch
     from .view import TableView
-
-
-def _clean(value: Any) -> Any:
-    """Null and NaN both mean 'absent'."""
-    if value != value:  # NaN
-        return None
-    return value
 
 
 class RecordAccess(Mapping[str, Any]):
@@ -36,9 +29,24 @@ class RecordAccess(Mapping[str, Any]):
         if name.startswith("_"):
             raise AttributeError(name)
         try:
-            return self[name]
+            value = self[name]
         except UnknownFieldError as exc:
             raise AttributeError(str(exc)) from None
+        # Python reaches __getattr__ only after a failed lookup, which costs about a microsecond;
+        # a field name read once becomes a class property, so the next read is a plain lookup.
+        if name.isidentifier():
+            setattr(type(self), name, property(self._field_getter(name)))
+        return value
+
+    @staticmethod
+    def _field_getter(name: str) -> Callable[["RecordAccess"], Any]:
+        def get(self: "RecordAccess") -> Any:
+            try:
+                return self[name]
+            except UnknownFieldError as exc:
+                raise AttributeError(str(exc)) from None
+
+        return get
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._columns())
@@ -89,15 +97,35 @@ class Record(RecordAccess):
 
     # -- mapping protocol over the full column names ------------------------------------------
     def __getitem__(self, key: str) -> Any:
-        col = self._view.resolve(key)
+        view = self._view
+        try:  # the view's resolved-name cache, inline: this is every query's hot path
+            col = view._alias[key]
+        except (KeyError, TypeError):
+            col = view.resolve(key)
         if col is None:
-            if self._view.known_absent(key):
+            if view.known_absent(key):
                 return None
-            raise UnknownFieldError(key, self._view.columns, kind="field")
-        return _clean(self._view.value(col, self._row))
+            raise UnknownFieldError(key, view.columns, kind="field")
+        value = view.data[col][self._row]
+        return None if value != value else value  # NaN means absent, like null
 
     def _columns(self) -> Sequence[str]:
         return self._view.columns
+
+    @staticmethod
+    def _field_getter(name: str) -> Callable[["Record"], Any]:
+        """``rec.<name>`` for a name already resolved once: the cached column, inline."""
+        def get(self: "Record") -> Any:
+            col = self._view._alias.get(name)
+            if col is None:  # not a column of this record's table: absent (None) or AttributeError
+                try:
+                    return self[name]
+                except UnknownFieldError as exc:
+                    raise AttributeError(str(exc)) from None
+            value = self._view.data[col][self._row]
+            return None if value != value else value
+
+        return get
 
 
     def __repr__(self) -> str:

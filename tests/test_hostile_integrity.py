@@ -269,6 +269,54 @@ def test_hypothesis_record_keys(bench, key):
     typed_or_correct(lambda: rec[key], lambda v: isinstance(key, str))
 
 
+LOOKALIKES = [True, False, 1.0, 2.0, "1", " 1", "01", 1 + 0j, -1, 0]
+
+
+@pytest.mark.parametrize("arch", LOOKALIKES, ids=repr)
+def test_repeat_query_cache_never_answers_for_a_lookalike(tiny, arch):
+    """Query results are cached by (arch, dataset, source); True, 1.0 and 1+0j hash like 1, so
+    a warm cache must give each exactly what a cold Benchmark gives, typed error or record."""
+    def outcome(b: Benchmark):
+        try:
+            return ("record", b.query(arch, "ksc")["arch"])
+        except Exception as exc:  # compared below, and the tally's cases check they are typed
+            return ("error", type(exc).__name__)
+
+    cold = outcome(Benchmark(source=tiny))
+    warm_bench = Benchmark(source=tiny)
+    for warm in (1, 2, ARCHS[0], ARCHS[1]):
+        warm_bench.query(warm, "ksc")
+    assert outcome(warm_bench) == cold
+    assert outcome(warm_bench) == cold  # and again, once anything it caches is in the cache
+
+
+def test_repeated_query_answers_each_dataset_and_source(tiny, tmp_path):
+    other = tmp_path / "other"
+    frames = {ds: f.assign(source="tiny2") for ds, f in tiny_frames(offset=0.01).items()}
+    write_table_set(other, frames, source="tiny2", protocol="p", description="tiny, shifted")
+    b = Benchmark(source=[tiny, other])
+    for _ in range(3):
+        assert b.query(1, "ksc")["dataset"] == "ksc" and b.query(1, "indian_pines")["dataset"] == "indian_pines"
+        assert b.query(1, "KSC").oa == b.query(1, "ksc").oa
+        assert b.query(1, "ksc", source="tiny2").oa == pytest.approx(b.query(1, "ksc").oa + 0.01)
+        assert b.query(1, "ksc", source="tiny").oa == b.query(1, "ksc").oa
+
+
+def test_field_attributes_stay_per_table():
+    """Reading ``rec.name`` once makes ``name`` a fast class property; a table without that field
+    must still answer AttributeError (and ``[]`` a typed error), never another table's value."""
+    from hytasbench.record import Record
+    from hytasbench.view import TableView
+
+    arch = ARCHS[0]
+    with_it = Record(TableView({"arch": [arch], "run": [0], "proxy_mine_only_here": [4.5]}, "ksc", "a", {}), 0)
+    without = Record(TableView({"arch": [arch], "run": [0]}, "ksc", "b", {}), 0)
+    for _ in range(2):
+        assert with_it.mine_only_here == 4.5
+        assert not hasattr(without, "mine_only_here")
+        typed(lambda: without["mine_only_here"], "mine_only_here", kind=UnknownFieldError)
+
+
 # ---- the CLI, in-process (same code path as the console script) -----------------------------
 
 def _search(tiny, *extra):
