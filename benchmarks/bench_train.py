@@ -40,7 +40,8 @@ from hytasbench.datasets.samples import PatchSampler  # noqa: E402
 from hytasbench.datasets.synthetic import synthetic_dataset  # noqa: E402
 from hytasbench.model import SubNet, build_model, count_flops, spectralformer_reference  # noqa: E402
 from hytasbench.space import hytas2000  # noqa: E402
-from hytasbench.train import cpu_model, evaluate, param_groups, train_one_epoch  # noqa: E402
+from hytasbench.devices import cpu_model  # noqa: E402
+from hytasbench.train import evaluate, param_groups, train_one_epoch  # noqa: E402
 
 SHARED = Path(os.environ.get("HYTASBENCH_SHARED", REPO.parent / "shared"))
 

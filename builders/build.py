@@ -37,7 +37,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 
 def parse_duration(text: str) -> float:
-    """'3600', '90s', '45m', '2h', '1h30m' -> seconds."""
+    """'3600', '90s', '45m', '2h', '1h30m' -> seconds (a six-line regex; pytimeparse would be a
+    dependency for no more than this)."""
     parts = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text or "")
     if not parts or not any(parts.groups()):
         raise BuildError(f"time limit {text!r}: give seconds or a duration such as 90m, 2h, 1h30m")

@@ -12,6 +12,11 @@ A holder is gone when it ran on this host and its pid is dead, a zombie or reuse
 start time is recorded), or, on another host, when the file's mtime (refreshed by a heartbeat
 thread) is older than ``stale_after`` seconds. A lock file whose content was never written (its
 creator died at once) counts as gone after ``grace`` seconds.
+
+Kept by hand on purpose: filelock and fasteners take OS locks (flock/fcntl), which several hosts
+sharing a work folder over NFS cannot rely on, and which say neither who holds a claim nor whether
+that holder's host is still alive; builds need both (the table writer in hytasbench.tables, one
+folder on one host, uses filelock).
 """
 from __future__ import annotations
 

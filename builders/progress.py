@@ -3,6 +3,10 @@
 The bar is tqdm's (optional extra ``progress``) when stderr is a terminal; otherwise one plain
 line every ``interval`` seconds, which suits nohup logs and Slurm output files. Every event also
 goes to the log file, one line each (``ran <key> <seconds>s``, ``FAILED <key> ...``).
+
+What is kept by hand is what tqdm does not do: an ETA from per-kind unit times (a 300-epoch
+training and a proxy unit take times orders of magnitude apart, so tqdm's one-rate ETA is
+wrong), periodic plain lines for non-terminals, and the log file; tqdm is an optional extra.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from .units import Unit
 
 
 def fmt_duration(seconds: Optional[float]) -> str:
+    """``4h05m``, ``3m07s``, ``12s`` or ``?``; not tqdm's ``format_interval`` because tqdm is optional."""
     if seconds is None:
         return "?"
     seconds = int(round(seconds))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import platform
 import socket
 import time
 from dataclasses import asdict, dataclass
@@ -138,21 +137,14 @@ class UnitRunner:
     def __init__(self, config: RunnerConfig, device: str = "cpu"):
         self.config = config
         self.device = device
-        self._data: Dict[Tuple[str, bool], Any] = {}
         import torch
 
         torch.set_num_threads(max(1, config.threads))
 
     def data(self, dataset: str, synthetic: bool):
-        key = (dataset, synthetic)
-        if key not in self._data:
-            if synthetic:
-                from hytasbench.datasets.synthetic import synthetic_dataset
-                self._data[key] = synthetic_dataset(dataset, self.config.data_root)
-            else:
-                from hytasbench.datasets.load import load_dataset
-                self._data[key] = load_dataset(dataset, self.config.data_root)
-        return self._data[key]
+        from hytasbench.datasets.opener import open_dataset
+
+        return open_dataset(dataset, self.config.data_root, synthetic=synthetic)
 
     def run(self, unit: Unit) -> Dict[str, Any]:
         """Do the unit's work and return its result document (columns plus provenance)."""
@@ -172,11 +164,9 @@ class UnitRunner:
         return doc
 
     def device_name(self) -> str:
-        import torch
+        from hytasbench.devices import device_name
 
-        if self.device.startswith("cuda"):
-            return f"cuda:{torch.cuda.get_device_name(torch.device(self.device))}"
-        return f"cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
+        return device_name(self.device)
 
     def _cost(self, unit: Unit) -> Dict[str, Any]:
         from hytasbench.model import build_model_for, count_flops, count_params

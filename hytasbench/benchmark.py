@@ -206,7 +206,7 @@ class Benchmark:
                                            "table source or training run; drop source=/run=")
             from .live import recompute_record  # torch only here
 
-            return recompute_record(self, arch, dataset, seed=0 if seed is None else seed, data_root=data_root,
+            return recompute_record(arch, dataset, seed=0 if seed is None else seed, data_root=data_root,
                                     device="cpu" if device is None else device)
         if seed is not None or data_root is not None or device is not None:
             raise InvalidArgumentError("seed=, data_root= and device= are options of a live recompute: "

@@ -1,4 +1,4 @@
-"""The ``hytasbench`` command: info, query, import (and the subcommands other modules add)."""
+"""The ``hytasbench`` command: info, query (and the subcommands other modules add: import, report, ...)."""
 from __future__ import annotations
 
 import argparse
@@ -68,19 +68,6 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    from builders.import_hytas import main as import_main
-
-    argv: List[str] = []
-    if args.from_dir is not None:
-        argv += ["--from", args.from_dir]
-    if args.out is not None:
-        argv += ["--out", args.out]
-    if args.allow_modified:
-        argv += ["--allow-modified"]
-    return import_main(argv)
-
-
 def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     """The full parser; with ``command`` given, other modules' subcommands are only imported if
     it names one of them (their imports, pandas and scipy, would slow every query)."""
@@ -104,16 +91,10 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=cmd_query)
 
-    p = sub.add_parser("import", help="import the authors' published results into the cache")
-    p.add_argument("--from", dest="from_dir", help="local copy of the authors' repository")
-    p.add_argument("--out", help="destination folder")
-    p.add_argument("--allow-modified", action="store_true", help="import files that differ from the pinned "
-                   "upstream ones anyway; the manifest and every value from such a file say so")
-    p.set_defaults(func=cmd_import)
-
-    builtin = set(sub.choices)
-    for name, register in _extensions().items():
-        if command is None or command == name or command not in builtin:
+    extensions = _extensions()
+    known = set(sub.choices) | set(extensions)
+    for name, register in extensions.items():
+        if command is None or command == name or command not in known:
             register()(sub)
     return parser
 
@@ -122,8 +103,9 @@ def _extensions() -> Dict[str, Callable[[], Callable[[Any], None]]]:
     """Subcommands owned by other modules: name -> loader of their ``add_parser``."""
     def loader(module: str) -> Callable[[], Callable[[Any], None]]:
         return lambda: __import__(module, fromlist=["add_parser"]).add_parser
-    return {"report": loader("hytasbench.analysis.report"), "search": loader("hytasbench.nas.cli"),
-            "evaluate-proxy": loader("hytasbench.evaluate"), "predict": loader("hytasbench.surrogate.cli")}
+    return {"import": loader("hytasbench.reference_import.cli"), "report": loader("hytasbench.analysis.report"),
+            "search": loader("hytasbench.nas.cli"), "evaluate-proxy": loader("hytasbench.evaluate"),
+            "predict": loader("hytasbench.surrogate.cli")}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -3,8 +3,9 @@ stratified sample (or any list) through the table builders (resumable, parallel,
 progress), writes a table set of its own, and sets its ranking quality against trained OA next to
 every built-in proxy, params and FLOPs on the same architectures.
 
-Running units is the builders' job (``python -m builders.build --user-proxy``); this module only
-orchestrates and evaluates, and imports them when called (never on the query path).
+Running units is the builders' job (``python -m builders.build --user-proxy``): this module runs
+that command as a child process (the library never imports the offline tools) and evaluates what
+it wrote.
 """
 from __future__ import annotations
 
@@ -85,8 +86,6 @@ def evaluate_proxy(fn: Union[Callable, str, UserProxy], dataset: str = "indian_p
     if not seed_list or any(s < 0 for s in seed_list):
         raise BuildError(f"seeds must be integers >= 0, got {list(seeds)!r}")
     oa = _open(oa_source, "OA source")  # before any work: a missing source fails at once
-    from builders.build import main as build  # the offline runner (see the module docstring)
-
     argv = ["--device", "cpu", "--workers", str(workers), "--datasets", dataset, "--kind", "proxies",
             "--archs", _archs_arg(archs, sample_seed), "--seeds", ",".join(map(str, seed_list)),
             "--user-proxy", proxy.spec, "--user-proxy-name", proxy.name,
@@ -95,10 +94,19 @@ def evaluate_proxy(fn: Union[Callable, str, UserProxy], dataset: str = "indian_p
         argv += ["--data-root", str(data_root)]
     if quiet:
         argv.append("--quiet")
-    code = build(argv)
+    code = _run_builder(argv)
     if code not in (0, 3) or not (out / "manifest.json").is_file():
         raise BuildError(f"scoring {proxy.name} failed (builder exit code {code}); see {work}/logs")
     return summarise(proxy, out, dataset, oa, oa_source, compare, n_boot)
+
+
+def _run_builder(argv: List[str]) -> int:
+    """``python -m builders.build ARGV`` in a child process that imports what this process
+    imports (its sys.path, as the builder's own spawned workers get it); its exit code."""
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    return subprocess.run([sys.executable, "-m", "builders.build", *argv], env=env).returncode
 
 
 def _open(source: str, what: str):

@@ -9,12 +9,15 @@ from __future__ import annotations
 from typing import Any, Dict, Iterator, Mapping, Optional, Sequence
 
 from .errors import InvalidArgumentError, UnknownFieldError, short_repr
-from .record import RecordAccess
-from .schema import (COSTS, KIND_PREFIXES, METRICS, PROVENANCE_COLUMNS, error_reason, metric_column,
-                     proxy_error_column)
+from .record import Record
+from .schema import COSTS, METRICS, cost_column, metric_column, proxy_error_column
 from .space import ArchLike, parse
+from .view import TableView
 
 NOT_TRAINED = "not trained: live recompute scores proxies only"
+LIVE = "live"  # the source name of recomputed records
+PROTOCOL = "proxies: fresh init, one pixel per class"
+DESCRIPTION = "proxies scored live by hytasbench.live (Benchmark.query(..., recompute=True))"
 
 
 class LiveScores(Mapping[str, float]):
@@ -51,20 +54,12 @@ def score(arch: ArchLike, dataset: str, proxies: Optional[Sequence[str]] = None,
     UnknownProxyError for a name that is not a proxy.
     """
     from .datasets import canonical_name
-    from .proxies import proxy_batch, run_engine
-    from .proxies.engine import build_scoring_model, requests
+    from .proxies import engine
 
     a = parse(arch)
     _check_options(seed, device)
-    names = [label for label, _ in requests(proxies)]  # unknown names fail before any work
-    batch = proxy_batch(canonical_name(dataset), seed, None if data_root is None else str(data_root),
-                        synthetic, str(device))
-    model = build_scoring_model(a, batch.dataset, seed, device)
-    report = run_engine(model, batch, names, options)
-    columns: Dict[str, Any] = {}
-    for res in report.results.values():
-        columns.update(res.columns())
-    return LiveScores(a, batch.dataset, seed, report.results, columns)
+    name, report = engine.score(a, canonical_name(dataset), proxies, seed, data_root, device, options, synthetic)
+    return LiveScores(a, name, seed, report.results, report.columns())
 
 
 def _check_options(seed: Any, device: Any) -> None:
@@ -84,72 +79,27 @@ def _check_options(seed: Any, device: Any) -> None:
                                        "use device='cpu'")
 
 
-class LiveRecord(RecordAccess):
-    """Record-like result of ``Benchmark.query(..., recompute=True)``: the same short names as
-    table records (``rec.snip``, ``rec["dss__attn"]``, ``rec.params``); metrics are None, and
-    ``rec.reason("oa")`` says why."""
-
-    def __init__(self, arch: Any, dataset: str, values: Dict[str, Any]):
-        self._arch, self._dataset, self._values = arch, dataset, values
-
-    def _resolve(self, key: str) -> Optional[str]:
-        if key in self._values:
-            return key
-        for p in KIND_PREFIXES:
-            if p + key in self._values:
-                return p + key
-        return None
-
-    def __getitem__(self, key: str) -> Any:
-        col = self._resolve(key)
-        if col is None:
-            raise UnknownFieldError(key, list(self._values), kind="field")
-        value = self._values[col]
-        return None if isinstance(value, float) and value != value else value
-
-    def _columns(self) -> Sequence[str]:
-        return list(self._values)
-
-    def __repr__(self) -> str:
-        return f"LiveRecord({self._arch}, {self._dataset}, source='live')"
-
-    @property
-    def arch(self):
-        return self._arch
-
-    @property
-    def provenance(self) -> Dict[str, Any]:
-        return {c: self._values[c] for c in PROVENANCE_COLUMNS if c in self._values}
-
-    def reason(self, name: str) -> Optional[str]:
-        col = self._resolve(name)
-        if col is None:
-            raise UnknownFieldError(name, list(self._values), kind="field")
-        if self[col] is not None:
-            return None
-        if col.startswith("metric_"):
-            return NOT_TRAINED
-        error = self._values.get(proxy_error_column(col))
-        return error_reason(error) if error else "no value"
-
-    def to_dict(self) -> Dict[str, Any]:
-        return dict(self._values)
-
-
-def recompute_record(bench: Any, arch: ArchLike, dataset: str, **kwargs: Any) -> LiveRecord:
-    """A LiveRecord with every proxy, the exact costs and provenance (source "live")."""
+def recompute_record(arch: ArchLike, dataset: str, **kwargs: Any) -> Record:
+    """Every proxy, the exact costs and provenance of ``arch`` scored live, as a table record of
+    source "live" (a one-row table: the same lookup, short names and reasons as any table)."""
     from . import __version__
+    from .devices import device_name
 
     live = score(arch, dataset, **kwargs)
     a = live.arch
     values: Dict[str, Any] = {"arch": str(a), "arch_id": a.id, "depth": a.depth, "embed_dim": a.embed_dim,
                               "num_heads": list(a.num_heads), "mlp_ratio": list(a.mlp_ratio)}
     values.update({metric_column(m): None for m in METRICS})
-    values.update({k: v for k, v in live.columns.items()})
-    values.update({"dataset": live.dataset, "source": "live", "protocol": "proxies: fresh init, one pixel per class",
-                   "run": 0, "seed": live.seed, "device": str(kwargs.get("device", "cpu")),
-                   "library_version": __version__, "absent_reason": NOT_TRAINED})
+    values.update(live.columns)
+    values.update({"dataset": live.dataset, "source": LIVE, "protocol": PROTOCOL, "run": 0, "seed": live.seed,
+                   "device": device_name(kwargs.get("device", "cpu")), "library_version": __version__,
+                   "absent_reason": NOT_TRAINED})
     for c in COSTS:
-        values.setdefault(f"cost_{c}", None)
-    return LiveRecord(a, live.dataset, values)
-
+        values.setdefault(cost_column(c), None)
+    # why each empty value is empty: metrics are not trained; a proxy that failed says why in its
+    # error column, which the table lookup reads; anything else was not computed
+    absent = {c: NOT_TRAINED if c.startswith("metric_") else "no value" for c, v in values.items()
+              if v is None and not values.get(proxy_error_column(c))}
+    manifest = {"source": LIVE, "protocol": PROTOCOL, "description": DESCRIPTION, "absent": {live.dataset: absent}}
+    view = TableView({c: [v] for c, v in values.items()}, live.dataset, LIVE, manifest)
+    return Record(view, 0)

@@ -24,6 +24,8 @@ from .errors import StaleTableSetError, TableError
 from .schema import KEY_COLUMNS, MANIFEST, SCHEMA_VERSION
 from .validate import VALIDATION_VERSION, validate_columns
 
+LOCK = ".lock"  # writers of one table-set folder take turns on this file
+
 SUPPORTED_SCHEMAS = (1,)
 
 
@@ -188,10 +190,12 @@ def write_table_set(path: os.PathLike, tables: Mapping[str, Any], *, source: str
     Each table is content-validated before anything is written; writers of one folder take
     turns, and what a killed writer left (temporary and unreferenced files) is removed.
     """
+    from filelock import FileLock  # writers only: the query path does not import it
+
     root = Path(path)
     try:
         root.mkdir(parents=True, exist_ok=True)
-        with _folder_lock(root):
+        with FileLock(str(root / LOCK)):  # an OS lock (flock, or msvcrt on Windows), released if we die
             return _write_locked(root, tables, source, protocol, description, build, absent, notes, extra)
     except PermissionError as exc:
         raise TableError(exc.filename or root, "cannot write the table set here (permission denied): "
@@ -247,26 +251,6 @@ def _write_locked(root: Path, tables: Mapping[str, Any], source: str, protocol: 
     atomic_write_bytes(root / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False).encode())
     _clean_leftovers(root, keep=set(files))
     return manifest
-
-
-class _folder_lock:
-    """Exclusive lock on ``<folder>/.lock`` (POSIX flock; writers on other systems do not take turns)."""
-
-    def __init__(self, root: Path):
-        self.path = root / ".lock"
-
-    def __enter__(self) -> "_folder_lock":
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            import fcntl
-
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-        except ImportError:  # pragma: no cover - Windows
-            pass
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        os.close(self.fd)  # closing releases the lock
 
 
 def _clean_leftovers(root: Path, keep: set) -> None:

@@ -37,7 +37,9 @@ import torch.nn.functional as F
 
 from . import __version__
 from .datasets.load import HSIData
+from .datasets.opener import open_dataset
 from .datasets.samples import PatchSampler
+from .devices import device_name
 from .metrics import summarize
 from . import protocols
 from .errors import InvalidProtocolError
@@ -356,27 +358,11 @@ def _run(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -> Trai
         arch=str(arch_obj) if arch_obj is not None else (reference_name(arch) or "custom"),
         arch_id=arch_obj.id if arch_obj else None,
         dataset=data.name, seed=cfg.seed, split_seed=data.split_seed, epochs=cfg.epochs,
-        protocol=cfg.protocol_name(), device=_device_name(device), oa=final["oa"], aa=final["aa"],
+        protocol=cfg.protocol_name(), device=device_name(device), oa=final["oa"], aa=final["aa"],
         kappa=final["kappa"], oa_best=best, oa_best_epoch=best_epoch, class_acc=final["class_acc"],
         train_seconds=train_seconds, eval_seconds=eval_seconds, params=count_params(model),
         flops=count_flops(model), synthetic=data.synthetic, history=history,
         config={k: v for k, v in dataclasses.asdict(cfg).items()}, data_files=dict(data.files))
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda:{torch.cuda.get_device_name(device)}"
-    return f"cpu:{cpu_model()} x{torch.get_num_threads()} threads"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -408,12 +394,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     fields = protocols.switch_fields(a.protocol)  # fail fast on a bad protocol name
     if a.epoch_sampler:
         fields["epoch_sampler"] = a.epoch_sampler
-    if a.synthetic:
-        from .datasets.synthetic import synthetic_dataset
-        data = synthetic_dataset(a.dataset, a.root, split_seed=a.split_seed)
-    else:
-        from .datasets.load import load_dataset
-        data = load_dataset(a.dataset, a.root, seed=a.split_seed, download=a.download)
+    data = open_dataset(a.dataset, a.root, synthetic=a.synthetic, split_seed=a.split_seed, download=a.download)
     cfg = TrainConfig(epochs=a.epochs, seed=a.seed, device=a.device, threads=a.threads, eval_every=a.eval_every,
                       batch_size=a.batch_size, test_subset=a.test_subset, progress=a.progress, **fields)
     result = train_and_evaluate(a.arch, data, cfg)

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from builders import hytas_layout as L
 from builders import import_hytas
+from hytasbench.reference_import import fetch
+from hytasbench.reference_import import layout as L
 from hytasbench import Benchmark, space
 from hytasbench.errors import DownloadError, TableError
 from hytasbench.tables import read_table_set
@@ -167,7 +168,7 @@ def test_download_rejects_a_tampered_file(local_mirror, tmp_path):
 def test_offline_gives_a_clear_message(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(L, "RAW_URL", "http://127.0.0.1:9/{repo}/{commit}/{path}")  # discard port: refused
     monkeypatch.setenv("HYTASBENCH_CACHE", str(tmp_path))
-    monkeypatch.setattr(import_hytas.time, "sleep", lambda s: None)
+    monkeypatch.setattr(fetch.time, "sleep", lambda s: None)
     assert import_hytas.main([]) == 2
     err = capsys.readouterr().err
     assert "offline" in err and "--from" in err

@@ -84,7 +84,7 @@ def test_missing_dataset_files_raise_a_clear_error(tmp_path):
 
 def test_unknown_proxy_fails_before_any_work(tmp_path):
     with pytest.raises(UnknownProxyError, match="grad_norm"):
-        recompute_record(None, OUTSIDE, "indian_pines", proxies=["gradnorm"], data_root=str(tmp_path))
+        recompute_record(OUTSIDE, "indian_pines", proxies=["gradnorm"], data_root=str(tmp_path))
 
 
 @pytest.mark.slow

@@ -13,7 +13,6 @@ import numpy as np
 from ..errors import DatasetFormatError
 from .files import PathLike, digests, locate
 from .specs import DatasetSpec, get_spec
-from .tiff import read_tiff
 
 DEFAULT_SPLIT_SEED = 0
 
@@ -55,6 +54,24 @@ class HSIData:
     @property
     def spec(self) -> DatasetSpec:
         return get_spec(self.name)
+
+
+def read_tiff(path: PathLike) -> np.ndarray:
+    """The first image of a TIFF file (tifffile): (H, W) for one sample per pixel, else
+    (H, W, samples); samples stored as planes (or one page per band) are moved last."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(str(path)) as tif:
+            series = tif.series[0]
+            img, axes = series.asarray(), series.axes
+    except Exception as exc:  # tifffile raises TiffFileError, ValueError, zlib.error, ... on bad files
+        raise DatasetFormatError(path, f"not a readable TIFF file ({type(exc).__name__}: {exc})") from exc
+    if img.ndim not in (2, 3) or img.size == 0:
+        raise DatasetFormatError(path, f"not a readable TIFF file: its first image has shape {img.shape} ({axes})")
+    if img.ndim == 3 and axes.endswith("YX"):  # (samples, H, W) -> (H, W, samples)
+        img = np.moveaxis(img, 0, -1)
+    return img
 
 
 def read_array(path: PathLike, key: str = "") -> np.ndarray:

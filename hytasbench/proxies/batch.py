@@ -2,7 +2,8 @@
 real dataset (or, for tests and machines without the cube, a synthetic cube over the real label
 maps), as (classes, bands, 49 * band_patch) samples ordered by class.
 
-Datasets are loaded once per process (scoring 2000 architectures reuses one cube).
+Datasets are loaded once per process (hytasbench.datasets.opener; scoring 2000 architectures
+reuses one cube).
 """
 from __future__ import annotations
 
@@ -46,22 +47,15 @@ def one_per_class(labels: np.ndarray, num_classes: int, seed: int) -> np.ndarray
     return np.asarray(picks)
 
 
-@lru_cache(maxsize=4)
-def _data(name: str, root: Optional[str], synthetic: bool):
-    from ..datasets.load import load_dataset
-    from ..datasets.synthetic import synthetic_dataset
-
-    return synthetic_dataset(name, root) if synthetic else load_dataset(name, root)
-
-
 @lru_cache(maxsize=16)
 def proxy_batch(dataset: str, seed: int = DEFAULT_SEED, data_root: Optional[str] = None,
                 synthetic: bool = False, device: str = "cpu") -> ProxyBatch:
     """The scoring batch of a dataset (needs its files: DatasetFilesError says which are missing)."""
+    from ..datasets.opener import open_dataset
     from ..datasets.samples import sampler_for
 
     name = canonical_name(dataset)
-    data = _data(name, None if data_root is None else str(data_root), synthetic)
+    data = open_dataset(name, data_root, synthetic=synthetic)
     pick = one_per_class(data.train_labels, data.num_classes, seed)
     rc = torch.as_tensor(data.train_rc[pick])
     x = sampler_for(data, device)(rc)

@@ -8,7 +8,8 @@ Robustness: a pass that runs out of memory is retried with the batch split in 2,
 NaN with the reason in the result's ``error``, never an exception that loses the other proxies.
 The scored model's parameters are restored bit for bit after every pass.
 
-Entry point for table builders: :func:`score_architecture`.
+Entry points: :func:`score` (builds and live recompute), :func:`score_architecture` (its result as
+table columns).
 """
 from __future__ import annotations
 
@@ -55,6 +56,13 @@ class EngineReport:
     results: Dict[str, ProxyResult]
     passes: Dict[PassKey, float] = field(default_factory=dict)  # pass -> seconds
     batch_splits: int = 1  # largest number of chunks any pass needed
+
+    def columns(self) -> Dict[str, Any]:
+        """Every result's table columns (``ProxyResult.columns``)."""
+        out: Dict[str, Any] = {}
+        for res in self.results.values():
+            out.update(res.columns())
+        return out
 
 
 def requests(proxies: Optional[Sequence[str]]) -> List[Tuple[str, Proxy]]:
@@ -195,25 +203,22 @@ def build_scoring_model(arch: Any, dataset: str, seed: int = 0, device: str = "c
     return model.to(device).eval()
 
 
-def score_architecture(arch: Any, dataset: str, proxies: Optional[Sequence[str]] = None, seed: int = 0,
-                       data_root: Optional[str] = None, device: str = "cpu",
-                       options: Optional[Options] = None, synthetic: bool = False,
-                       data_free: bool = False) -> Dict[str, Any]:
-    """All table columns of one architecture on one dataset: ``proxy_<name>`` (+ variants,
-    ``__layers``, ``__seconds``, ``__error``), ``cost_params``, ``cost_flops`` and
-    ``batch_splits`` (1 unless a pass ran out of memory and was retried on a split batch).
+def score(arch: Any, dataset: str, proxies: Optional[Sequence[str]] = None, seed: int = 0,
+          data_root: Optional[str] = None, device: str = "cpu", options: Optional[Options] = None,
+          synthetic: bool = False, data_free: bool = False) -> Tuple[str, EngineReport]:
+    """The one scoring path (table builds and live recompute): the dataset's batch, the freshly
+    initialised subnet and one fused engine run. Returns the canonical dataset name and the report.
 
-    ``seed`` fixes both the subnet's initialisation and the pixel drawn per class. ``data_free``:
-    score from the dataset's shape alone (no files needed); every requested kernel must read no
-    pixels (``registry.data_free()``), so the numbers equal those on the real cube.
+    ``proxies`` entries are names or "name:tag" labels; an unknown name fails before any data is
+    loaded. ``seed`` fixes both the subnet's initialisation and the pixel drawn per class.
+    ``data_free``: score from the dataset's shape alone (no files needed); every requested kernel
+    must read no pixels (``registry.data_free()``), so the numbers equal those on the real cube.
     """
     from .batch import proxy_batch, shape_batch
 
-    if proxies is not None and not isinstance(proxies, str) and any(":" in str(p) for p in proxies):
-        raise ValueError("score_architecture returns one set of table columns per proxy; "
-                         "use run_engine for 'name:tag' entries")
+    entries = requests(proxies)
     if data_free:
-        needs_pixels = [p.name for p in registry.resolve(proxies) if not p.data_free]
+        needs_pixels = list(dict.fromkeys(p.name for _, p in entries if not p.data_free))
         if needs_pixels:
             raise ValueError(f"data_free scoring reads no pixels, but {needs_pixels} need them; "
                              f"data-free kernels: {registry.data_free()}")
@@ -221,11 +226,23 @@ def score_architecture(arch: Any, dataset: str, proxies: Optional[Sequence[str]]
     else:
         batch = proxy_batch(dataset, seed, None if data_root is None else str(data_root), synthetic, str(device))
     model = build_scoring_model(arch, batch.dataset, seed, device)
+    return batch.dataset, run_engine(model, batch, [label for label, _ in entries], options)
+
+
+def score_architecture(arch: Any, dataset: str, proxies: Optional[Sequence[str]] = None, seed: int = 0,
+                       data_root: Optional[str] = None, device: str = "cpu",
+                       options: Optional[Options] = None, synthetic: bool = False,
+                       data_free: bool = False) -> Dict[str, Any]:
+    """All table columns of one architecture on one dataset (:func:`score` as a table row):
+    ``proxy_<name>`` (+ variants, ``__layers``, ``__seconds``, ``__error``), ``cost_params``,
+    ``cost_flops`` and ``batch_splits`` (1 unless a pass ran out of memory and was retried on a
+    split batch)."""
+    if proxies is not None and not isinstance(proxies, str) and any(":" in str(p) for p in proxies):
+        raise ValueError("score_architecture returns one set of table columns per proxy; "
+                         "use run_engine for 'name:tag' entries")
     names = [p.name for p in registry.resolve(proxies)]
     names += [s for s in ("params", "flops") if s not in names]
-    report = run_engine(model, batch, names, options)
-    columns: Dict[str, Any] = {}
-    for res in report.results.values():
-        columns.update(res.columns())
+    _, report = score(arch, dataset, names, seed, data_root, device, options, synthetic, data_free)
+    columns = report.columns()
     columns["batch_splits"] = report.batch_splits
     return columns
