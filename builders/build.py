@@ -28,6 +28,7 @@ from hytasbench.byop import UserProxy
 from hytasbench.cache import tables_dir
 from hytasbench.datasets.specs import DATASETS, canonical_name
 from hytasbench.errors import BuildError, HytasError
+from hytasbench.schema import SIZE_PROXIES
 
 from .base import base_folder, seed_from_tables
 from .units import DATA_FREE_TAG, KINDS, RunnerConfig, Unit, make_units, parse_archs, shard, train_protocol
@@ -270,7 +271,7 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
                              "be combined with --user-proxy or --synthetic")
         import hytasbench.proxies as proxies_pkg
 
-        free = [n for n in proxies_pkg.data_free() if n not in ("params", "flops")]
+        free = [n for n in proxies_pkg.data_free() if n not in SIZE_PROXIES]
         chosen = args.proxies.split(",") if args.proxies else free
         pixels = [n for n in chosen if n not in free]
         if pixels:

@@ -28,7 +28,7 @@ from hytasbench import __version__, space
 from hytasbench.cache import tables_dir
 from hytasbench.errors import DownloadError, HytasError, ReferenceFileError, TableContentError, TableError
 from hytasbench.paths import writable_dir
-from hytasbench.schema import cost_column, metric_column, proxy_column
+from hytasbench.schema import SIZE_PROXIES, arch_columns, cost_column, metric_column, proxy_column
 from hytasbench.protocols import PUBLISHED, describe
 from hytasbench.tables import atomic_write_bytes, sha256_file, write_table_set
 
@@ -306,7 +306,7 @@ def convert_dataset(root: Path, dataset: str, keys: _ArchKeys, prov: Optional[_P
     for col in ("oa", "aa", "kappa", "oa_best", "train_seconds"):
         if prov.modified(retrain_rel) or prov.modified(merged_rel):  # the merged file picks the headline run
             modified[metric_column(col)] = prov.modified(retrain_rel) or prov.modified(merged_rel)
-    for col in ("params", "flops"):
+    for col in SIZE_PROXIES:
         if prov.modified(retrain_rel):
             modified[cost_column(col)] = prov.modified(retrain_rel)
     if prov.modified(merged_rel):
@@ -337,7 +337,7 @@ def convert_dataset(root: Path, dataset: str, keys: _ArchKeys, prov: Optional[_P
                          cost_column("flops"): float(r["flops"]),
                          "absent_reason": None})
     frame = pd.DataFrame(rows)
-    for col in (cost_column("params"), cost_column("flops")):
+    for col in map(cost_column, SIZE_PROXIES):
         frame[col] = frame[col].astype("Int64")
     if cost_column("model_size") not in frame:
         frame[cost_column("model_size")] = frame["arch"].map(merged["m_size"].astype(float))
@@ -350,11 +350,10 @@ def convert_dataset(root: Path, dataset: str, keys: _ArchKeys, prov: Optional[_P
         notes.append(f"{dataset}: {missing} architectures have no published training results (metrics null)")
     for col, series in proxies.items():
         frame[col] = frame["arch"].map(series)
-    by_arch = dict(zip(arch_str, archs))
-    frame["depth"] = frame["arch"].map(lambda s: by_arch[s].depth).astype("int16")
-    frame["embed_dim"] = frame["arch"].map(lambda s: by_arch[s].embed_dim).astype("int16")
-    frame["num_heads"] = frame["arch"].map(lambda s: list(by_arch[s].num_heads))
-    frame["mlp_ratio"] = frame["arch"].map(lambda s: list(by_arch[s].mlp_ratio))
+    by_arch = {s: arch_columns(a) for s, a in zip(arch_str, archs)}
+    for col in ("depth", "embed_dim", "num_heads", "mlp_ratio"):  # arch and arch_id are the row's keys
+        frame[col] = frame["arch"].map(lambda s: by_arch[s][col])
+    frame[["depth", "embed_dim"]] = frame[["depth", "embed_dim"]].astype("int16")
     frame["dataset"] = dataset
     frame["source"] = SOURCE
     frame["protocol"] = PROTOCOL

@@ -12,7 +12,7 @@ from .datasets.specs import DATASETS, canonical_name
 from .errors import (ArchitectureNotInTableError, InvalidArgumentError, InvalidRunError, NoMatchError,
                      UnknownFieldError, UnknownSourceError, short_repr)
 from .record import Record
-from .schema import orientation
+from .schema import COST_PREFIX, cost_column, orientation, proxy_column, score_names
 from .space import Arch, ArchLike, parse
 from .tables import TableSet, read_table_set
 from .view import TableView
@@ -116,14 +116,13 @@ class Benchmark:
 
     def proxy_names(self, dataset: str, source: Optional[str] = None) -> List[str]:
         """Proxy scores (variants included) this source holds for the dataset."""
-        return [c[len("proxy_"):] for c in self.fields(dataset, source)
-                if c.startswith("proxy_") and not c.endswith(("__layers", "__seconds", "__error"))]
+        return score_names(self.fields(dataset, source))
 
     def proxy_seconds(self, dataset: str, proxy: str, source: Optional[str] = None) -> Optional[float]:
         """Mean compute seconds per architecture for a proxy, where the source publishes one."""
         ds = self._dataset(dataset)
         view = self._view(ds, source)
-        col = f"proxy_{proxy}__seconds"
+        col = proxy_column(proxy, "seconds")
         if col in view.columns:
             vals = [v for v in view.column(col) if v == v]
             return sum(vals) / len(vals) if vals else None
@@ -301,7 +300,7 @@ class Benchmark:
         if col not in numeric:
             raise UnknownFieldError(metric, numeric, kind="numeric field to rank by")
         if maximize is None:
-            maximize = not (col.startswith("cost_") or col.endswith("seconds")) and orientation(col) > 0
+            maximize = not (col.startswith(COST_PREFIX) or col.endswith("seconds")) and orientation(col) > 0
         elif not isinstance(maximize, bool):
             raise InvalidArgumentError(f"maximize must be True, False or None (the field's own direction), "
                                        f"got {maximize!r}")
@@ -311,8 +310,8 @@ class Benchmark:
                                       or bound != bound):
                 raise InvalidArgumentError(f"{name} must be a number or None, got {short_repr(bound)}")
         values = view.column(col)
-        params = view.column("cost_params") if "cost_params" in view.columns else None
-        flops = view.column("cost_flops") if "cost_flops" in view.columns else None
+        params, flops = (view.column(c) if c in view.columns else None
+                         for c in (cost_column("params"), cost_column("flops")))
         runs = view.column("run")
         best_row, best_val = None, None
         for i, v in enumerate(values):

@@ -116,15 +116,16 @@ def summarise(proxy: UserProxy, tables: Path, dataset: str, oa_bench: Any, oa_so
     """The evaluation of a written user-proxy table set (no scoring)."""
     from .analysis.data import score_columns
     from .benchmark import Benchmark
-    from .schema import declare_proxy
+    from .schema import declare_proxy, metric_column, proxy_column
 
     declare_proxy(proxy.name, proxy.orientation)  # the user's orientation, for the statistics below
     mine = Benchmark(source=tables)
     rows = mine.frame(dataset, runs="all")
-    col = f"proxy_{proxy.name}"
-    scores = rows[["arch", "arch_id", "seed", col, f"{col}__error", f"{col}__seconds"]].rename(
-        columns={col: "score", f"{col}__error": "error", f"{col}__seconds": "seconds"}).reset_index(drop=True)
-    frame = oa_bench.frame(dataset)[["arch", "metric_oa"]].merge(rows[rows["run"] == 0][["arch"]], on="arch")
+    col = proxy_column(proxy.name)
+    extras = {proxy_column(proxy.name, v): v for v in ("error", "seconds")}
+    scores = rows[["arch", "arch_id", "seed", col, *extras]].rename(
+        columns={col: "score", **extras}).reset_index(drop=True)
+    frame = oa_bench.frame(dataset)[["arch", metric_column("oa")]].merge(rows[rows["run"] == 0][["arch"]], on="arch")
     labels: Dict[str, str] = {}
     for seed, group in rows.groupby("seed"):
         c = f"{col}__seed{seed}"  # keeps the proxy_<name> prefix: orientation follows the name

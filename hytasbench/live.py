@@ -10,8 +10,8 @@ from typing import Any, Dict, Iterator, Mapping, Optional, Sequence
 
 from .errors import InvalidArgumentError, UnknownFieldError, short_repr
 from .record import RecordAccess
-from .schema import (COSTS, KIND_PREFIXES, METRICS, PROVENANCE_COLUMNS, error_reason, metric_column,
-                     proxy_error_column)
+from .schema import (COSTS, KIND_PREFIXES, METRIC_PREFIX, METRICS, PROVENANCE_COLUMNS, arch_columns, cost_column,
+                     error_reason, metric_column, proxy_error_column)
 from .space import ArchLike, parse
 
 NOT_TRAINED = "not trained: live recompute scores proxies only"
@@ -127,7 +127,7 @@ class LiveRecord(RecordAccess):
             raise UnknownFieldError(name, list(self._values), kind="field")
         if self[col] is not None:
             return None
-        if col.startswith("metric_"):
+        if col.startswith(METRIC_PREFIX):
             return NOT_TRAINED
         error = self._values.get(proxy_error_column(col))
         return error_reason(error) if error else "no value"
@@ -142,14 +142,13 @@ def recompute_record(bench: Any, arch: ArchLike, dataset: str, **kwargs: Any) ->
 
     live = score(arch, dataset, **kwargs)
     a = live.arch
-    values: Dict[str, Any] = {"arch": str(a), "arch_id": a.id, "depth": a.depth, "embed_dim": a.embed_dim,
-                              "num_heads": list(a.num_heads), "mlp_ratio": list(a.mlp_ratio)}
+    values: Dict[str, Any] = arch_columns(a)
     values.update({metric_column(m): None for m in METRICS})
     values.update({k: v for k, v in live.columns.items()})
     values.update({"dataset": live.dataset, "source": "live", "protocol": "proxies: fresh init, one pixel per class",
                    "run": 0, "seed": live.seed, "device": str(kwargs.get("device", "cpu")),
                    "library_version": __version__, "absent_reason": NOT_TRAINED})
     for c in COSTS:
-        values.setdefault(f"cost_{c}", None)
+        values.setdefault(cost_column(c), None)
     return LiveRecord(a, live.dataset, values)
 

@@ -20,6 +20,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tupl
 import torch
 from torch import nn
 
+from ..schema import SIZE_PROXIES
 from . import registry
 from .passes import PASSES, restore_mode
 from .registry import PassKey, Proxy
@@ -222,7 +223,7 @@ def score_architecture(arch: Any, dataset: str, proxies: Optional[Sequence[str]]
         batch = proxy_batch(dataset, seed, None if data_root is None else str(data_root), synthetic, str(device))
     model = build_scoring_model(arch, batch.dataset, seed, device)
     names = [p.name for p in registry.resolve(proxies)]
-    names += [s for s in ("params", "flops") if s not in names]
+    names += [s for s in SIZE_PROXIES if s not in names]
     report = run_engine(model, batch, names, options)
     columns: Dict[str, Any] = {}
     for res in report.results.values():
