@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from .byop import UserProxy, as_proxy
-from .errors import BuildError, HytasError, UnknownSourceError
+from .errors import BuildError, HytasError, UnknownSourceError, require
 
 ArchSpec = Union[int, str, Sequence[Any]]
 
@@ -84,6 +84,7 @@ def evaluate_proxy(fn: Union[Callable, str, UserProxy], dataset: str = "indian_p
     seed_list = [int(s) for s in seeds]
     if not seed_list or any(s < 0 for s in seed_list):
         raise BuildError(f"seeds must be integers >= 0, got {list(seeds)!r}")
+    require("torch", "torch", "evaluate_proxy (scoring on subnets)")
     oa = _open(oa_source, "OA source")  # before any work: a missing source fails at once
     from builders.build import main as build  # the offline runner (see the module docstring)
 

@@ -62,6 +62,24 @@ def metric_column(name: str) -> str:
     return METRIC_PREFIX + name
 
 
+def short_names(columns: Iterable[str]) -> Dict[str, str]:
+    """Column -> the short name a record resolves to it (``metric_oa`` -> ``oa``, ``proxy_dss__attn``
+    -> ``dss__attn``): the kind prefix dropped, unless the short name is a column itself or an
+    earlier kind takes it (``cost_params`` is ``params``, so a ``proxy_params`` keeps its name)."""
+    cols = list(columns)
+    have = set(cols)
+    out: Dict[str, str] = {}
+    for col in cols:
+        out[col] = col
+        kind = next((p for p in KIND_PREFIXES if col.startswith(p)), None)
+        if kind is None:
+            continue
+        short = col[len(kind):]
+        if short not in have and next(p + short for p in KIND_PREFIXES if p + short in have) == col:
+            out[col] = short
+    return out
+
+
 def arch_columns(arch: "Arch") -> Dict[str, Any]:
     """The architecture columns (``ARCH_COLUMNS``) of a table row for ``arch``."""
     return {"arch": str(arch), "arch_id": arch.id, "depth": arch.depth, "embed_dim": arch.embed_dim,
