@@ -83,7 +83,8 @@ class _Dataset:
                     missing = [] if u.fidelity.startswith("user-") else missing_proxies(r)
                     if missing:
                         why = (data_free_reason if u.fidelity == DATA_FREE_TAG else missing_reason)
-                        r = dict(r, columns={**r["columns"], **{proxy_error_column(proxy_column(n)): why(n) for n in missing}})
+                        errors = {proxy_error_column(proxy_column(n)): why(n) for n in missing}
+                        r = dict(r, columns={**r["columns"], **errors})
                         for name in missing:
                             self.missing[name] = self.missing.get(name, 0) + 1
                 self.results[(u.kind, u.arch, u.seed)] = r
@@ -137,7 +138,8 @@ class _Dataset:
 def _frame(rows: List[Dict[str, Any]], proxy_errors: Dict[str, str]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     data_cols = sorted(c for c in frame.columns if c.startswith(KIND_PREFIXES))
-    metric, cost, proxy = ([c for c in data_cols if c.startswith(p)] for p in (METRIC_PREFIX, COST_PREFIX, PROXY_PREFIX))
+    metric, cost, proxy = ([c for c in data_cols if c.startswith(p)]
+                           for p in (METRIC_PREFIX, COST_PREFIX, PROXY_PREFIX))
     for col in map(cost_column, SIZE_PROXIES):
         if col in frame:
             frame[col] = frame[col].astype("Int64")

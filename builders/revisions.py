@@ -86,9 +86,9 @@ def without_stale(columns: Dict[str, Any], stale: Dict[str, int]) -> Dict[str, A
     for name, old in stale.items():
         for col in [c for c in out if _own(c, name)]:
             out[col] = None
-        out[proxy_error_column(proxy_column(name))] = (f"stale: computed by revision {old} of the {name} kernel, the current is "
-                                       f"{proxy_revision(name)}; python -m builders.build --refresh-stale "
-                                       "recomputes it")
+        out[proxy_error_column(proxy_column(name))] = (
+            f"stale: computed by revision {old} of the {name} kernel, the current is {proxy_revision(name)}; "
+            "python -m builders.build --refresh-stale recomputes it")
     return out
 
 

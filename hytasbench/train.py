@@ -400,7 +400,8 @@ def parser() -> argparse.ArgumentParser:
                         f"{', '.join('+' + s for s in SWITCHES)} (all: {HYTAS_SAMPLER_FULL})")
     p.add_argument("--epoch-sampler", choices=("epoch", "hytas"), default=None,
                    help="older spelling: 'hytas' = --protocol hytas-sampler")
-    p.add_argument("--test-subset", type=int, default=d.test_subset, help="evaluate on N random test pixels (smoke runs)")
+    p.add_argument("--test-subset", type=int, default=d.test_subset,
+                   help="evaluate on N random test pixels (smoke runs)")
     p.add_argument("--progress", action="store_true")
     p.add_argument("--out", default=None, help="write the result as JSON here (default: stdout)")
     return p
