@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from hytasbench.errors import (DatasetFilesError, DatasetFormatError, InvalidArchitectureError, UnknownDatasetError,
-                               UnknownProxyError, UnknownProxyOptionError)
+                               UnknownProxyError, UnknownProxyOptionError, require)
 
 from .units import RunnerConfig, Unit, UnitRunner
 from .workdir import CLAIMED, DONE, EXHAUSTED, WorkDir, describe
@@ -247,7 +247,7 @@ class RayBackend:
         self.address, self.gpu, self.local_cpus, self.grace = address, gpu, local_cpus, grace
 
     def _init(self) -> Any:
-        import ray
+        ray = require("ray", "ray", "--ray (units as Ray tasks)")
 
         src = str(Path(__file__).resolve().parent.parent)  # a source checkout: make workers import it too
         env = {"PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)}

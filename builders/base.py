@@ -20,7 +20,8 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from hytasbench.errors import BuildError, TableError
 from hytasbench.protocols import SYNTHETIC_SUFFIX
-from hytasbench.schema import split_proxy_column
+from hytasbench.schema import (COST_PREFIX, METRIC_PREFIX, PROXY_PREFIX, SIZE_PROXIES, cost_column, is_score_column,
+                               metric_column, split_proxy_column)
 from hytasbench.tables import atomic_write_bytes, read_table_set
 
 from .units import Unit, protocol_tag
@@ -82,22 +83,22 @@ def _units_of(row: Dict[str, Any], dataset: str, synthetic: bool,
     arch, seed = row["arch"], row.get("seed")
     seed = 0 if seed is None else int(seed)
     out: List[Tuple[Unit, Dict[str, Any], Dict[str, Any]]] = []
-    cost = {c: v for c, v in row.items() if c.startswith("cost_") and _is_value(v)}
+    cost = {c: v for c, v in row.items() if c.startswith(COST_PREFIX) and _is_value(v)}
     if cost:
         out.append((Unit("cost", dataset, arch, None, "", synthetic), cost, {}))
-    proxy = {c: v for c, v in row.items() if c.startswith("proxy_")}
-    names = sorted({split_proxy_column(c)[0] for c, v in proxy.items() if "__" not in c and _is_value(v)})
+    proxy = {c: v for c, v in row.items() if c.startswith(PROXY_PREFIX)}
+    names = sorted({split_proxy_column(c)[0] for c, v in proxy.items() if is_score_column(c, False) and _is_value(v)})
     if names:
         kept = {c: v for c, v in proxy.items() if split_proxy_column(c)[0] in names}
         out.append((Unit("proxies", dataset, arch, seed, "", synthetic), kept,
                      {"revisions": _revisions(manifest, names)}))
-    metrics = {c: v for c, v in row.items() if c.startswith("metric_")}
-    if _is_value(metrics.get("metric_oa")):
+    metrics = {c: v for c, v in row.items() if c.startswith(METRIC_PREFIX)}
+    if _is_value(metrics.get(metric_column("oa"))):
         protocol = str(row.get("protocol") or manifest.get("protocol") or "")
         if protocol.endswith(SYNTHETIC_SUFFIX):
             protocol = protocol[:-len(SYNTHETIC_SUFFIX)]
         cols = dict(metrics, protocol=protocol, device=row.get("device"))
-        cols.update({c: v for c, v in cost.items() if c in ("cost_params", "cost_flops")})
+        cols.update({cost_column(c): cost[cost_column(c)] for c in SIZE_PROXIES if cost_column(c) in cost})
         out.append((Unit("train", dataset, arch, seed, protocol_tag(protocol), synthetic), cols, {}))
     return out
 

@@ -21,13 +21,16 @@ import shlex
 import socket
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from hytasbench import durations
 from hytasbench.byop import UserProxy
 from hytasbench.cache import tables_dir
 from hytasbench.datasets.specs import DATASETS, canonical_name
 from hytasbench.errors import BuildError, HytasError
+from hytasbench.schema import SIZE_PROXIES
 
 from .base import base_folder, seed_from_tables
 from .units import DATA_FREE_TAG, KINDS, RunnerConfig, Unit, make_units, parse_archs, shard, train_protocol
@@ -37,13 +40,11 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 
 def parse_duration(text: str) -> float:
-    """'3600', '90s', '45m', '2h', '1h30m' -> seconds (a six-line regex; pytimeparse would be a
-    dependency for no more than this)."""
-    parts = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text or "")
-    if not parts or not any(parts.groups()):
-        raise BuildError(f"time limit {text!r}: give seconds or a duration such as 90m, 2h, 1h30m")
-    h, m, s = (float(g) if g else 0.0 for g in parts.groups())
-    return h * 3600 + m * 60 + s
+    """'3600', '90s', '45m', '2h', '1h30m' -> seconds (hytasbench.durations)."""
+    try:
+        return durations.parse_duration(text)
+    except HytasError as exc:
+        raise BuildError(f"time limit: {exc}") from None
 
 
 def parse_ints(text: str, what: str) -> List[int]:
@@ -236,12 +237,34 @@ def check_options(args: argparse.Namespace) -> None:
         devices(args)  # GPUs that torch cannot see
 
 
-def _main(args: argparse.Namespace, argv: List[str]) -> int:
-    from .backends import LocalBackend, Plan, RayBackend
+@dataclass
+class BuildPlan:
+    """What a build does, decided from its options before any unit runs."""
+
+    datasets: List[str]
+    synthetic: List[str]  # datasets built on synthetic cubes
+    kinds: List[str]
+    seeds: List[int]
+    archs: List[str]
+    protocol: str  # the train units' protocol name
+    source: str
+    proxies: Optional[List[str]]  # None: every kernel
+    user: Optional[UserProxy]
+    max_attempts: int
+    out: Path
+    base: Optional[Path]  # the table set whose rows count as finished units
+    wd: Any  # the WorkDir
+    units: List[Unit]  # every selected unit (ingested results included)
+    mine: List[Unit]  # this shard's
+    kept: List[Unit]  # the base's units: merged with the build's, never recomputed
+    notes: List[str]
+    command: str
+
+
+def plan_build(args: argparse.Namespace, argv: List[str]) -> BuildPlan:
+    """Check the options and select the units; seeds the work directory with the base's rows and
+    the ingested training results, and forgets recorded failures with --retry-failed."""
     from .ingest import ingest
-    from .merge import merge
-    from .progress import Monitor
-    from .revisions import refresh
     from .workdir import WorkDir
 
     check_options(args)
@@ -257,33 +280,33 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
     if args.test_subset is not None and args.test_subset < 1:
         raise BuildError("--test-subset must be at least 1")
     protocol, tag = train_protocol(args.epochs, args.test_subset, args.protocol)
+    source, proxies = args.source, args.proxies
     user = None
     if args.user_proxy:
         user = UserProxy.from_spec(args.user_proxy, args.user_proxy_name, args.user_proxy_orientation)
-        if args.proxies:
+        if proxies:
             raise BuildError("--proxies selects built-in kernels; it cannot be combined with --user-proxy")
         kinds = [k for k in kinds if k != "train"]
-        if args.source == DEFAULT_SOURCE:
-            args.source = f"user-{user.name}"
+        if source == DEFAULT_SOURCE:
+            source = f"user-{user.name}"
     if args.data_free:
         if user is not None or synthetic:
             raise BuildError("--data-free scores the built-in data-free kernels from the datasets' shapes; it cannot "
                              "be combined with --user-proxy or --synthetic")
         import hytasbench.proxies as proxies_pkg
 
-        free = [n for n in proxies_pkg.data_free() if n not in ("params", "flops")]
-        chosen = args.proxies.split(",") if args.proxies else free
+        free = [n for n in proxies_pkg.data_free() if n not in SIZE_PROXIES]
+        chosen = proxies.split(",") if proxies else free
         pixels = [n for n in chosen if n not in free]
         if pixels:
             raise BuildError(f"--data-free: {pixels} read pixels; data-free kernels: {', '.join(free)}")
-        args.proxies = ",".join(chosen)
+        proxies = ",".join(chosen)
         kinds = [k for k in kinds if k != "train"]
-    max_attempts = max(1, args.retries + 1)
-    out = args.out or tables_dir(args.source)
+    out = args.out or tables_dir(source)
     base = None if str(args.base).lower() == "none" else base_folder(args.base) if args.base else \
         (Path(out) if (Path(out) / "manifest.json").is_file() else None)
     wd = WorkDir(args.work, stale_after=args.stale_after)
-    kept: List[Unit] = []  # the base's units: merged with the build's, never recomputed
+    kept: List[Unit] = []
     if base is not None:
         kept, seeded = seed_from_tables(base, wd)
         if any(seeded.values()):
@@ -309,72 +332,104 @@ def _main(args: argparse.Namespace, argv: List[str]) -> int:
     mine = shard(units, *part) if part else list(units)
     if args.retry_failed:
         wd.reset_failures([u.key for u in mine])
+    command = "python -m builders.build " + " ".join(shlex.quote(a) for a in argv)
+    return BuildPlan(datasets, synthetic, kinds, seeds, archs, protocol, source,
+                     proxies.split(",") if proxies else None, user, max(1, args.retries + 1), Path(out), base, wd,
+                     units, mine, kept, notes, command)
 
+
+def report_status(plan: BuildPlan) -> None:
+    """--status: how many of this shard's units are done, failed for good, or left."""
+    wd, mine = plan.wd, plan.mine
     done = wd.done_keys()
-    if args.status:
-        failed = sum(wd.gave_up(u.key, max_attempts) for u in mine if u.key not in done)
-        n_done = sum(u.key in done for u in mine)
-        print(f"{n_done}/{len(mine)} units done, {failed} failed for good, {len(mine) - n_done - failed} left "
-              f"(work dir {wd.root})")
-        return EXIT_OK
+    failed = sum(wd.gave_up(u.key, plan.max_attempts) for u in mine if u.key not in done)
+    n_done = sum(u.key in done for u in mine)
+    print(f"{n_done}/{len(mine)} units done, {failed} failed for good, {len(mine) - n_done - failed} left "
+          f"(work dir {wd.root})")
 
+
+def run_units(args: argparse.Namespace, plan: BuildPlan) -> None:
+    """Refresh stale proxy scores (--refresh-stale), then run this shard's unfinished units on the
+    chosen backend until they are done or the time limit stops them."""
+    from .backends import LocalBackend, Plan, RayBackend
+    from .progress import Monitor
+    from .revisions import refresh
+
+    wd, mine = plan.wd, plan.mine
+    done = wd.done_keys()
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     owner = f"build-{stamp}-{socket.gethostname()}-{os.getpid()}"
-    command = "python -m builders.build " + " ".join(shlex.quote(a) for a in argv)
-    outcome = None
+    backend: Any
+    if args.ray:
+        backend = RayBackend(args.ray, gpu=args.device != "cpu", local_cpus=args.ray_cpus, grace=args.grace)
+        n_workers = args.ray_cpus or 1
+    else:
+        slots = devices(args)
+        backend = LocalBackend(slots, grace=args.grace)
+        n_workers = len(slots)
+    todo = [u for u in mine if u.key not in done]
+    monitor = Monitor(mine, done, wd.root / "logs" / f"{owner}.log", n_workers, plan.max_attempts,
+                      _estimates(wd, mine, done), quiet=args.quiet)
+    monitor.log(f"{plan.command}\n  {len(mine)} units ({len(todo)} to do) of {len(plan.units)}; "
+                f"kinds {plan.kinds}, {len(plan.datasets)} dataset(s), {len(plan.archs)} architecture(s), "
+                f"seeds {plan.seeds}; protocol {plan.protocol}; work dir {wd.root}; log {monitor.log_path}")
+    work = Plan(todo, str(wd.root), RunnerConfig(args.data_root, args.epochs, args.test_subset, args.threads,
+                plan.proxies, protocol=args.protocol, user_proxy=plan.user),
+                plan.max_attempts, args.stale_after, owner=owner)
+    deadline = time.time() + parse_duration(args.time_limit) if args.time_limit else None
+    if args.refresh_stale:
+        where = "cpu" if args.device == "cpu" else f"cuda:{devices(args)[0][1]}"
+        refresh(wd, [u for u in mine if u.key in done], data_root=args.data_root, device=where,
+                threads=args.threads, deadline=deadline, log=monitor.log, wanted=plan.proxies)
+    if todo:
+        backend.run(work, monitor, deadline)
+    monitor.close()
+
+
+def write_tables(args: argparse.Namespace, plan: BuildPlan) -> None:
+    """Merge every selected unit's finished result (and the base's) into the table set."""
+    from .merge import merge
+
+    user = plan.user
+    build = {"command": plan.command,
+             "description": args.description or _description(plan.kinds, plan.datasets, plan.synthetic),
+             "notes": plan.notes, "config": {
+                 "datasets": plan.datasets, "synthetic_cubes": plan.synthetic, "kinds": plan.kinds,
+                 "seeds": plan.seeds, "architectures": len(plan.archs), "epochs": args.epochs or 300,
+                 "test_subset": args.test_subset, "train_protocol": plan.protocol,
+                 "proxies": ",".join(plan.proxies) if plan.proxies else "all", "threads_per_worker": args.threads,
+                 "backend": f"ray {args.ray}" if args.ray else
+                 (f"local, {args.workers} CPU worker(s)" if args.device == "cpu" else f"local, GPUs {args.gpu or '0'}"),
+                 "shard": args.shard, "retries": args.retries, "data_root": args.data_root,
+                 "base": None if plan.base is None else str(plan.base),
+                 "user_proxy": None if user is None else {"name": user.name, "function": user.function,
+                                                          "file": user.path, "sha256": user.sha256,
+                                                          "orientation": user.orientation}}}
+    selected = {u.key for u in plan.units}
+    manifest = merge(plan.wd, plan.units + [u for u in plan.kept if u.key not in selected], plan.out,
+                     source=plan.source, protocol=plan.protocol, build=build, max_attempts=plan.max_attempts,
+                     declare={user.name: user.declaration()} if user else None)
+    if manifest is None:
+        print("nothing finished yet: no tables written", file=sys.stderr)
+    elif not args.quiet:
+        rows = {m["dataset"]: m["rows"] for m in manifest["files"].values()}
+        print(f"tables written to {plan.out}: " + ", ".join(f"{d} {n} rows" for d, n in rows.items()), file=sys.stderr)
+
+
+def _main(args: argparse.Namespace, argv: List[str]) -> int:
+    plan = plan_build(args, argv)
+    if args.status:
+        report_status(plan)
+        return EXIT_OK
     if not args.merge_only:
-        backend: Any
-        if args.ray:
-            backend = RayBackend(args.ray, gpu=args.device != "cpu", local_cpus=args.ray_cpus, grace=args.grace)
-            n_workers = args.ray_cpus or 1
-        else:
-            slots = devices(args)
-            backend = LocalBackend(slots, grace=args.grace)
-            n_workers = len(slots)
-        todo = [u for u in mine if u.key not in done]
-        monitor = Monitor(mine, done, wd.root / "logs" / f"{owner}.log", n_workers, max_attempts,
-                          _estimates(wd, mine, done), quiet=args.quiet)
-        monitor.log(f"{command}\n  {len(mine)} units ({len(todo)} to do) of {len(units)}; "
-                    f"kinds {kinds}, {len(datasets)} dataset(s), {len(archs)} architecture(s), seeds {seeds}; "
-                    f"protocol {protocol}; work dir {wd.root}; log {monitor.log_path}")
-        plan = Plan(todo, str(wd.root), RunnerConfig(args.data_root, args.epochs, args.test_subset, args.threads,
-                    args.proxies.split(",") if args.proxies else None, protocol=args.protocol, user_proxy=user),
-                    max_attempts, args.stale_after, owner=owner)
-        deadline = time.time() + parse_duration(args.time_limit) if args.time_limit else None
-        if args.refresh_stale:
-            where = "cpu" if args.device == "cpu" else f"cuda:{devices(args)[0][1]}"
-            refresh(wd, [u for u in mine if u.key in done], data_root=args.data_root, device=where,
-                    threads=args.threads, deadline=deadline, log=monitor.log,
-                    wanted=args.proxies.split(",") if args.proxies else None)
-        outcome = backend.run(plan, monitor, deadline) if todo else None
-        monitor.close()
-    code = _exit_code(wd, mine, max_attempts, outcome)
+        run_units(args, plan)
+    code = _exit_code(plan.wd, plan.mine, plan.max_attempts)
     if not args.no_merge:
-        build = {"command": command, "description": args.description or _description(kinds, datasets, synthetic),
-                 "notes": notes, "config": {
-                     "datasets": datasets, "synthetic_cubes": synthetic, "kinds": kinds, "seeds": seeds,
-                     "architectures": len(archs), "epochs": args.epochs or 300, "test_subset": args.test_subset, "train_protocol": protocol,
-                     "proxies": args.proxies or "all", "threads_per_worker": args.threads,
-                     "backend": f"ray {args.ray}" if args.ray else
-                     (f"local, {args.workers} CPU worker(s)" if args.device == "cpu" else f"local, GPUs {args.gpu or '0'}"),
-                     "shard": args.shard, "retries": args.retries, "data_root": args.data_root,
-                     "base": None if base is None else str(base),
-                     "user_proxy": None if user is None else {"name": user.name, "function": user.function,
-                                                              "file": user.path, "sha256": user.sha256,
-                                                              "orientation": user.orientation}}}
-        selected = {u.key for u in units}
-        manifest = merge(wd, units + [u for u in kept if u.key not in selected], out, source=args.source,
-                         protocol=protocol, build=build, max_attempts=max_attempts,
-                         declare={user.name: user.declaration()} if user else None)
-        if manifest is None:
-            print("nothing finished yet: no tables written", file=sys.stderr)
-        elif not args.quiet:
-            rows = {m["dataset"]: m["rows"] for m in manifest["files"].values()}
-            print(f"tables written to {out}: " + ", ".join(f"{d} {n} rows" for d, n in rows.items()), file=sys.stderr)
+        write_tables(args, plan)
     return code
 
 
-def _exit_code(wd: Any, units: Sequence[Unit], max_attempts: int, outcome: Any) -> int:
+def _exit_code(wd: Any, units: Sequence[Unit], max_attempts: int) -> int:
     done = wd.done_keys()
     left = [u for u in units if u.key not in done]
     if not left:

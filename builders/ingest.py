@@ -13,13 +13,13 @@ from typing import Iterable, List, Tuple
 
 from hytasbench import space
 from hytasbench.errors import InvalidArchitectureError
+from hytasbench.schema import SIZE_PROXIES, TRAIN_METRICS
 from hytasbench.tables import atomic_write_bytes, sha256_file
 
 from .units import Unit, protocol_tag, train_columns
 from .workdir import WorkDir
 
-_NEEDED = ("arch", "dataset", "seed", "protocol", "oa", "aa", "kappa", "oa_best", "class_acc", "train_seconds",
-           "params", "flops", "device")
+_NEEDED = ("arch", "dataset", "seed", "protocol", *TRAIN_METRICS, *SIZE_PROXIES, "device")
 
 
 def result_files(paths: Iterable[str]) -> List[Path]:

@@ -25,15 +25,14 @@ import pandas as pd
 from hytasbench import __version__, space
 from hytasbench.errors import BuildError
 from hytasbench.protocols import SYNTHETIC_SUFFIX, describe
-from hytasbench.schema import (ARCH_COLUMNS, PROVENANCE_COLUMNS, cost_column, known_proxies, proxy_column,
-                               split_proxy_column)
+from hytasbench.schema import (ARCH_COLUMNS, COST_PREFIX, KIND_PREFIXES, METRIC_PREFIX, PROVENANCE_COLUMNS,
+                               PROXY_PREFIX, SIZE_PROXIES, TRAIN_METRICS, arch_columns, cost_column, known_proxies,
+                               metric_column, proxy_column, proxy_error_column, split_proxy_column)
 from hytasbench.tables import write_table_set
 
 from .revisions import data_free_reason, missing_proxies, missing_reason, stale_proxies, without_stale
 from .units import DATA_FREE_TAG, Unit
 from .workdir import WorkDir
-
-ROW_PROVENANCE = ("protocol", "device")  # unit columns that are row provenance, not data
 
 
 def git_commit(path: Path) -> Optional[str]:
@@ -84,7 +83,8 @@ class _Dataset:
                     missing = [] if u.fidelity.startswith("user-") else missing_proxies(r)
                     if missing:
                         why = (data_free_reason if u.fidelity == DATA_FREE_TAG else missing_reason)
-                        r = dict(r, columns={**r["columns"], **{f"proxy_{n}__error": why(n) for n in missing}})
+                        errors = {proxy_error_column(proxy_column(n)): why(n) for n in missing}
+                        r = dict(r, columns={**r["columns"], **errors})
                         for name in missing:
                             self.missing[name] = self.missing.get(name, 0) + 1
                 self.results[(u.kind, u.arch, u.seed)] = r
@@ -115,9 +115,7 @@ class _Dataset:
                 seeds = self.seeds[:1]
             a = space.parse(arch)
             for seed in seeds:
-                row: Dict[str, Any] = OrderedDict(
-                    arch=arch, arch_id=a.id, depth=a.depth, embed_dim=a.embed_dim, num_heads=list(a.num_heads),
-                    mlp_ratio=list(a.mlp_ratio))
+                row: Dict[str, Any] = OrderedDict(arch_columns(a))
                 reasons, device = [], None
                 for kind in ("cost", "proxies", "train"):
                     if kind not in self.kinds:
@@ -127,7 +125,7 @@ class _Dataset:
                         reasons.append(self._why(kind, arch, None if kind == "cost" else seed))
                         continue
                     cols = r["columns"]
-                    row.update({k: v for k, v in cols.items() if k.startswith(("metric_", "cost_", "proxy_"))})
+                    row.update({k: v for k, v in cols.items() if k.startswith(KIND_PREFIXES)})
                     if kind != "cost" or device is None:
                         device = cols.get("device") or r.get("device")
                 row.update(dataset=self.dataset, source=source, run=self.seeds.index(seed), seed=seed,
@@ -139,11 +137,10 @@ class _Dataset:
 
 def _frame(rows: List[Dict[str, Any]], proxy_errors: Dict[str, str]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
-    data_cols = sorted(c for c in frame.columns if c.startswith(("metric_", "cost_", "proxy_")))
-    metric = [c for c in data_cols if c.startswith("metric_")]
-    cost = [c for c in data_cols if c.startswith("cost_")]
-    proxy = [c for c in data_cols if c.startswith("proxy_")]
-    for col in (cost_column("params"), cost_column("flops")):
+    data_cols = sorted(c for c in frame.columns if c.startswith(KIND_PREFIXES))
+    metric, cost, proxy = ([c for c in data_cols if c.startswith(p)]
+                           for p in (METRIC_PREFIX, COST_PREFIX, PROXY_PREFIX))
+    for col in map(cost_column, SIZE_PROXIES):
         if col in frame:
             frame[col] = frame[col].astype("Int64")
     frame["arch_id"] = frame["arch_id"].astype("Int64")
@@ -153,11 +150,10 @@ def _frame(rows: List[Dict[str, Any]], proxy_errors: Dict[str, str]) -> pd.DataF
     if proxy_errors:  # a failed proxy unit: each proxy's error column says why its scores are missing
         keys = list(zip(frame["arch"], frame["seed"]))
         unit_errors = [proxy_errors.get(f"{a}|{s}") for a, s in keys]
-        for name in sorted({c.split("__")[0] for c in proxy}):
-            col = f"{name}__error"
+        for col in sorted({proxy_error_column(c) for c in proxy}):
             old = frame[col].tolist() if col in frame else [None] * len(frame)
             frame[col] = [o if isinstance(o, str) and o else u for o, u in zip(old, unit_errors)]
-        proxy = sorted(set(proxy) | {f"{c.split('__')[0]}__error" for c in proxy})
+        proxy = sorted(set(proxy) | {proxy_error_column(c) for c in proxy})
     return frame[list(ARCH_COLUMNS) + metric + cost + proxy + list(PROVENANCE_COLUMNS)]
 
 
@@ -167,7 +163,7 @@ def declarations(frames: Dict[str, pd.DataFrame]) -> Dict[str, Dict[str, Any]]:
     and a later build continuing from these tables (--base) knows which revision made each score."""
     import hytasbench.proxies as proxies
 
-    names = {split_proxy_column(c)[0] for f in frames.values() for c in f.columns if c.startswith("proxy_")}
+    names = {split_proxy_column(c)[0] for f in frames.values() for c in f.columns if c.startswith(PROXY_PREFIX)}
     return {n: proxies.get(n).declaration() for n in proxies.available() if n in names}
 
 
@@ -223,14 +219,11 @@ def merge(wd: WorkDir, units: Sequence[Unit], out: os.PathLike, *, source: str, 
         lock.release()
 
 
-_TRAIN_METRICS = ("oa", "aa", "kappa", "oa_best", "class_acc", "train_seconds")
-
-
 def _absent(d: _Dataset) -> Dict[str, str]:
     """Whole columns this build does not have for a dataset, and why."""
     out: Dict[str, str] = {cost_column("model_size"): "an upstream-only column (the authors' m_size); see cost_params"}
-    proxies = [proxy_column(n) for n in known_proxies() if n not in ("params", "flops")]
-    for kind, cols in (("train", [f"metric_{m}" for m in _TRAIN_METRICS]), ("proxies", proxies)):
+    proxies = [proxy_column(n) for n in known_proxies() if n not in SIZE_PROXIES]
+    for kind, cols in (("train", [metric_column(m) for m in TRAIN_METRICS]), ("proxies", proxies)):
         if kind not in d.kinds:
             why = f"{kind} was not part of this build (--kind without {kind})"
         elif d.counts[kind]["done"] == 0:

@@ -15,6 +15,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
+from hytasbench.schema import SIZE_PROXIES, proxy_column, proxy_error_column, proxy_revisions, score_names
 from hytasbench.tables import atomic_write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,19 +25,18 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def proxy_names(columns: Dict[str, Any]) -> List[str]:
     """Proxies whose score columns a result holds (``proxy_<name>``, variants aside)."""
-    return sorted(c[len("proxy_"):] for c in columns if c.startswith("proxy_") and "__" not in c)
-
-
-def proxy_revision(name: str) -> int:
-    """The current revision of a kernel (importing the kernels registers their revisions)."""
-    import hytasbench.proxies  # noqa: F401  (registration)
-    from hytasbench.schema import proxy_revision as declared
-
-    return declared(name)
+    return sorted(score_names(columns, variants=False))
 
 
 def current_revisions(names: Sequence[str]) -> Dict[str, int]:
-    return {n: proxy_revision(n) for n in names}
+    """The current revision of each kernel (importing the kernels registers their revisions)."""
+    import hytasbench.proxies  # noqa: F401  (registration)
+
+    return proxy_revisions(names)
+
+
+def proxy_revision(name: str) -> int:
+    return current_revisions([name])[name]
 
 
 def stale_proxies(result: Dict[str, Any]) -> Dict[str, int]:
@@ -57,7 +57,7 @@ def kernels(wanted: Optional[Sequence[str]] = None) -> List[str]:
     import hytasbench.proxies as proxies
 
     names = list(wanted) if wanted else proxies.available()
-    return [n for n in names if n not in ("params", "flops")]
+    return [n for n in names if n not in SIZE_PROXIES]
 
 
 def missing_proxies(result: Dict[str, Any], wanted: Optional[Sequence[str]] = None) -> List[str]:
@@ -77,7 +77,7 @@ def data_free_reason(name: str) -> str:
 
 
 def _own(column: str, name: str) -> bool:
-    return column == f"proxy_{name}" or column.startswith(f"proxy_{name}__")
+    return column == proxy_column(name) or column.startswith(proxy_column(name) + "__")
 
 
 def without_stale(columns: Dict[str, Any], stale: Dict[str, int]) -> Dict[str, Any]:
@@ -86,9 +86,9 @@ def without_stale(columns: Dict[str, Any], stale: Dict[str, int]) -> Dict[str, A
     for name, old in stale.items():
         for col in [c for c in out if _own(c, name)]:
             out[col] = None
-        out[f"proxy_{name}__error"] = (f"stale: computed by revision {old} of the {name} kernel, the current is "
-                                       f"{proxy_revision(name)}; python -m builders.build --refresh-stale "
-                                       "recomputes it")
+        out[proxy_error_column(proxy_column(name))] = (
+            f"stale: computed by revision {old} of the {name} kernel, the current is {proxy_revision(name)}; "
+            "python -m builders.build --refresh-stale recomputes it")
     return out
 
 

@@ -16,16 +16,14 @@ import hashlib
 import socket
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from hytasbench import __version__, protocols, space
 from hytasbench.byop import UserProxy
 from hytasbench.errors import BuildError, HytasError, InvalidProtocolError
-from hytasbench.schema import cost_column, metric_column, proxy_column
+from hytasbench.schema import (SIZE_PROXIES, TRAIN_METRICS, cost_column, metric_column, proxy_column,
+                               proxy_revisions, score_names)
 
-from .revisions import current_revisions, proxy_names
-
-KINDS: Tuple[str, ...] = ("cost", "proxies", "train")
 DATA_FREE_TAG = "datafree"  # proxies units scored from the dataset's shape alone (--data-free)
 SYNTHETIC_TAG = "~synthetic"
 
@@ -149,7 +147,11 @@ class UnitRunner:
     def run(self, unit: Unit) -> Dict[str, Any]:
         """Do the unit's work and return its result document (columns plus provenance)."""
         start, cpu = time.perf_counter(), time.process_time()
-        columns = getattr(self, f"_{unit.kind}")(unit)
+        try:
+            runner = self.RUNNERS[unit.kind]
+        except KeyError:
+            raise BuildError(f"unknown unit kind {unit.kind!r}; allowed: {', '.join(self.RUNNERS)}") from None
+        columns = runner(self, unit)
         import torch
 
         doc = {
@@ -159,8 +161,9 @@ class UnitRunner:
             "host": socket.gethostname(), "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "library_version": __version__, "torch_version": torch.__version__,
         }
-        if unit.kind == "proxies":  # which kernel revisions made these numbers (builders.revisions)
-            doc["revisions"] = current_revisions(proxy_names(columns))
+        if unit.kind == "proxies":  # which kernel revisions made these numbers (builders.revisions);
+            # the kernels registered their revisions when the unit imported them
+            doc["revisions"] = proxy_revisions(sorted(score_names(columns, variants=False)))
         return doc
 
     def device_name(self) -> str:
@@ -210,12 +213,18 @@ class UnitRunner:
         result = train_and_evaluate(unit.arch, self.data(unit.dataset, unit.synthetic), cfg)
         return train_columns(result.to_dict())
 
+    #: kind -> the method that runs a unit of it, cheap kinds first (the order of KINDS)
+    RUNNERS: Dict[str, Callable[["UnitRunner", Unit], Dict[str, Any]]] = {
+        "cost": _cost, "proxies": _proxies, "train": _train}
+
+
+KINDS: Tuple[str, ...] = tuple(UnitRunner.RUNNERS)
+
 
 def train_columns(result: Dict[str, Any]) -> Dict[str, Any]:
     """Table columns of a training result (``hytasbench.train.TrainResult.to_dict()``)."""
-    cols = {metric_column(m): result[m] for m in ("oa", "aa", "kappa", "oa_best", "class_acc", "train_seconds")}
-    cols[cost_column("params")] = int(result["params"])
-    cols[cost_column("flops")] = int(result["flops"])
+    cols = {metric_column(m): result[m] for m in TRAIN_METRICS}
+    cols.update({cost_column(c): int(result[c]) for c in SIZE_PROXIES})
     try:  # today's spelling (older results say hytasbench-v1+custom(epoch_sampler=hytas))
         cols["protocol"] = protocols.canonical(result["protocol"])
     except InvalidProtocolError:

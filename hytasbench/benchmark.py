@@ -4,15 +4,16 @@ from __future__ import annotations
 import operator
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 from .cache import tables_dir
 from .datasets.specs import DATASETS, canonical_name
 from .errors import (ArchitectureNotInTableError, InvalidArgumentError, InvalidRunError, NoMatchError,
-                     UnknownFieldError, UnknownSourceError, short_repr)
+                     UnknownFieldError, UnknownSourceError, require, short_repr)
 from .record import Record
-from .schema import orientation
+from .schema import COST_PREFIX, cost_column, orientation, proxy_column, score_names, short_names as schema_short_names
 from .space import Arch, ArchLike, parse
 from .tables import TableSet, read_table_set
 from .view import TableView
@@ -116,14 +117,13 @@ class Benchmark:
 
     def proxy_names(self, dataset: str, source: Optional[str] = None) -> List[str]:
         """Proxy scores (variants included) this source holds for the dataset."""
-        return [c[len("proxy_"):] for c in self.fields(dataset, source)
-                if c.startswith("proxy_") and not c.endswith(("__layers", "__seconds", "__error"))]
+        return score_names(self.fields(dataset, source))
 
     def proxy_seconds(self, dataset: str, proxy: str, source: Optional[str] = None) -> Optional[float]:
         """Mean compute seconds per architecture for a proxy, where the source publishes one."""
         ds = self._dataset(dataset)
         view = self._view(ds, source)
-        col = f"proxy_{proxy}__seconds"
+        col = proxy_column(proxy, "seconds")
         if col in view.columns:
             vals = [v for v in view.column(col) if v == v]
             return sum(vals) / len(vals) if vals else None
@@ -204,6 +204,7 @@ class Benchmark:
             if source is not None or not (type(run) is int and run == 0):
                 raise InvalidArgumentError("query(..., recompute=True) scores the architecture live: it has no "
                                            "table source or training run; drop source=/run=")
+            require("torch", "torch", "query(..., recompute=True)")
             from .live import recompute_record  # torch only here
 
             return recompute_record(arch, dataset, seed=0 if seed is None else seed, data_root=data_root,
@@ -235,6 +236,7 @@ class Benchmark:
 
     def score(self, arch: ArchLike, dataset: str, proxies: Optional[Sequence[str]] = None, **kwargs: Any):
         """Compute proxies live for any architecture of the space (needs torch and dataset files)."""
+        require("torch", "torch", "Benchmark.score")
         from .live import score  # torch only here
 
         return score(arch, self._dataset(dataset), proxies=proxies, **kwargs)
@@ -258,33 +260,47 @@ class Benchmark:
             return False
         return field is None or Record(view, rows[0]).available(field)
 
-    def rows(self, dataset: str, *, source: Optional[str] = None) -> int:
+    def num_rows(self, dataset: str, *, source: Optional[str] = None) -> int:
         """Number of rows (architectures x runs) of a dataset's table."""
         return self._view(dataset, source).num_rows
 
+    def rows(self, dataset: str, *, source: Optional[str] = None) -> int:
+        """Deprecated name of :meth:`num_rows` (it returns a count, not rows)."""
+        warnings.warn("Benchmark.rows() is deprecated: use num_rows(), which returns the same count",
+                      DeprecationWarning, stacklevel=2)
+        return self.num_rows(dataset, source=source)
+
+    def archs(self, dataset: Optional[str] = None, *, source: Optional[str] = None) -> List[Arch]:
+        """Architectures of the table (of the first dataset when none is named), in table order.
+        Each equals its canonical string, so ``"e48-h466533-r451343" in bench.archs()`` works."""
+        return [parse(a) for a in self._view(dataset or self.datasets(source)[0], source).by_str]
+
     def archs_list(self, dataset: Optional[str] = None, *, source: Optional[str] = None) -> List[str]:
-        """Canonical strings of the tabulated architectures, in table order."""
-        return list(self._view(dataset or self.datasets(source)[0], source).by_str)
+        """Deprecated: the canonical strings of :meth:`archs` (``[str(a) for a in bench.archs()]``)."""
+        warnings.warn("Benchmark.archs_list() is deprecated: use archs(), whose Arch objects equal their "
+                      "canonical strings (or [str(a) for a in archs()])", DeprecationWarning, stacklevel=2)
+        return [str(a) for a in self.archs(dataset, source=source)]
 
-    def archs(self, dataset: Optional[str] = None, *, source: Optional[str] = None) -> Iterator[Arch]:
-        """Architectures of the table (of the first dataset when none is named), in id order."""
-        view = self._view(dataset or self.datasets(source)[0], source)
-        for a in view.by_str:
-            yield parse(a)
-
-    __iter__ = archs
+    def __iter__(self) -> Iterator[Arch]:
+        return iter(self.archs())
 
     def __len__(self) -> int:
         return len(self._view(self.datasets()[0]).by_str)
 
-    def frame(self, dataset: str, *, source: Optional[str] = None, runs: str = "first"):
-        """The dataset's table as a pandas DataFrame (``runs="all"`` keeps the repeats)."""
+    def frame(self, dataset: str, *, source: Optional[str] = None, runs: str = "first", short_names: bool = False):
+        """The dataset's table as a pandas DataFrame (``runs="all"`` keeps the repeats).
+        ``short_names=True`` names the columns as records do (``oa``, ``params``, ``snip``,
+        ``dss__attn``; docs/api.md) instead of the table's ``metric_oa``, ``cost_params``, ..."""
         if runs not in ("first", "all"):
             raise UnknownFieldError(runs, ["first", "all"], kind="runs option")
+        if not isinstance(short_names, bool):
+            raise InvalidArgumentError(f"short_names must be True or False, got {short_repr(short_names)}")
         ds = self._dataset(dataset)
         self._view(ds, source)  # same errors as a query
         df = self._set(source).table(ds).to_pandas()
-        return df[df["run"] == 0].reset_index(drop=True) if runs == "first" else df
+        if runs == "first":
+            df = df[df["run"] == 0].reset_index(drop=True)
+        return df.rename(columns=schema_short_names(df.columns)) if short_names else df
 
     def best(self, dataset: str, metric: str = "oa", *, source: Optional[str] = None,
              maximize: Optional[bool] = None, max_params: Optional[float] = None,
@@ -301,7 +317,7 @@ class Benchmark:
         if col not in numeric:
             raise UnknownFieldError(metric, numeric, kind="numeric field to rank by")
         if maximize is None:
-            maximize = not (col.startswith("cost_") or col.endswith("seconds")) and orientation(col) > 0
+            maximize = not (col.startswith(COST_PREFIX) or col.endswith("seconds")) and orientation(col) > 0
         elif not isinstance(maximize, bool):
             raise InvalidArgumentError(f"maximize must be True, False or None (the field's own direction), "
                                        f"got {maximize!r}")
@@ -311,8 +327,8 @@ class Benchmark:
                                       or bound != bound):
                 raise InvalidArgumentError(f"{name} must be a number or None, got {short_repr(bound)}")
         values = view.column(col)
-        params = view.column("cost_params") if "cost_params" in view.columns else None
-        flops = view.column("cost_flops") if "cost_flops" in view.columns else None
+        params, flops = (view.column(c) if c in view.columns else None
+                         for c in (cost_column("params"), cost_column("flops")))
         runs = view.column("run")
         best_row, best_val = None, None
         for i, v in enumerate(values):

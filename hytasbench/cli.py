@@ -29,7 +29,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         m = bench.manifest(src)
         out["sources"][src] = {
             "protocol": m.get("protocol"), "description": m.get("description"), "created": m.get("created"),
-            "datasets": {ds: {"rows": bench.rows(ds, source=src), "architectures": len(bench.archs_list(ds, source=src)),
+            "datasets": {ds: {"rows": bench.num_rows(ds, source=src), "architectures": len(bench.archs(ds, source=src)),
                               "proxies": bench.proxy_names(ds, src)} for ds in bench.datasets(src)},
             "notes": m.get("notes", []),
         }

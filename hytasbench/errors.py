@@ -5,6 +5,8 @@ KeyError, FileNotFoundError), so generic handlers keep working.
 """
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
 from typing import Iterable, Optional
 
 
@@ -144,6 +146,15 @@ class MissingDependencyError(HytasError, ImportError):
     def __init__(self, package: str, extra: str, feature: str):
         self.package, self.extra = package, extra
         super().__init__(f"{feature} needs {package}, which is not installed: pip install 'hytasbench[{extra}]'")
+
+
+def require(module: str, extra: str, feature: str) -> ModuleType:
+    """Import a module of an optional extra (setup.cfg), or raise MissingDependencyError saying
+    which feature needs it and which pip extra brings it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(module.split(".")[0], extra, feature) from exc
 
 
 class UnknownProxyError(HytasError, KeyError):

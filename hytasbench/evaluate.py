@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from .byop import UserProxy, as_proxy
-from .errors import BuildError, HytasError, UnknownSourceError
+from .errors import BuildError, HytasError, UnknownSourceError, require
 
 ArchSpec = Union[int, str, Sequence[Any]]
 
@@ -85,6 +85,7 @@ def evaluate_proxy(fn: Union[Callable, str, UserProxy], dataset: str = "indian_p
     seed_list = [int(s) for s in seeds]
     if not seed_list or any(s < 0 for s in seed_list):
         raise BuildError(f"seeds must be integers >= 0, got {list(seeds)!r}")
+    require("torch", "torch", "evaluate_proxy (scoring on subnets)")
     oa = _open(oa_source, "OA source")  # before any work: a missing source fails at once
     argv = ["--device", "cpu", "--workers", str(workers), "--datasets", dataset, "--kind", "proxies",
             "--archs", _archs_arg(archs, sample_seed), "--seeds", ",".join(map(str, seed_list)),
@@ -124,15 +125,16 @@ def summarise(proxy: UserProxy, tables: Path, dataset: str, oa_bench: Any, oa_so
     """The evaluation of a written user-proxy table set (no scoring)."""
     from .analysis.data import score_columns
     from .benchmark import Benchmark
-    from .schema import declare_proxy
+    from .schema import declare_proxy, metric_column, proxy_column
 
     declare_proxy(proxy.name, proxy.orientation)  # the user's orientation, for the statistics below
     mine = Benchmark(source=tables)
     rows = mine.frame(dataset, runs="all")
-    col = f"proxy_{proxy.name}"
-    scores = rows[["arch", "arch_id", "seed", col, f"{col}__error", f"{col}__seconds"]].rename(
-        columns={col: "score", f"{col}__error": "error", f"{col}__seconds": "seconds"}).reset_index(drop=True)
-    frame = oa_bench.frame(dataset)[["arch", "metric_oa"]].merge(rows[rows["run"] == 0][["arch"]], on="arch")
+    col = proxy_column(proxy.name)
+    extras = {proxy_column(proxy.name, v): v for v in ("error", "seconds")}
+    scores = rows[["arch", "arch_id", "seed", col, *extras]].rename(
+        columns={col: "score", **extras}).reset_index(drop=True)
+    frame = oa_bench.frame(dataset)[["arch", metric_column("oa")]].merge(rows[rows["run"] == 0][["arch"]], on="arch")
     labels: Dict[str, str] = {}
     for seed, group in rows.groupby("seed"):
         c = f"{col}__seed{seed}"  # keeps the proxy_<name> prefix: orientation follows the name

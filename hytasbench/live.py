@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterator, Mapping, Optional, Sequence
 
 from .errors import InvalidArgumentError, UnknownFieldError, short_repr
 from .record import Record
-from .schema import COSTS, METRICS, cost_column, metric_column, proxy_error_column
+from .schema import COSTS, METRIC_PREFIX, METRICS, arch_columns, cost_column, metric_column, proxy_error_column
 from .space import ArchLike, parse
 from .view import TableView
 
@@ -87,8 +87,7 @@ def recompute_record(arch: ArchLike, dataset: str, **kwargs: Any) -> Record:
 
     live = score(arch, dataset, **kwargs)
     a = live.arch
-    values: Dict[str, Any] = {"arch": str(a), "arch_id": a.id, "depth": a.depth, "embed_dim": a.embed_dim,
-                              "num_heads": list(a.num_heads), "mlp_ratio": list(a.mlp_ratio)}
+    values: Dict[str, Any] = arch_columns(a)
     values.update({metric_column(m): None for m in METRICS})
     values.update(live.columns)
     values.update({"dataset": live.dataset, "source": LIVE, "protocol": PROTOCOL, "run": 0, "seed": live.seed,
@@ -98,7 +97,7 @@ def recompute_record(arch: ArchLike, dataset: str, **kwargs: Any) -> Record:
         values.setdefault(cost_column(c), None)
     # why each empty value is empty: metrics are not trained; a proxy that failed says why in its
     # error column, which the table lookup reads; anything else was not computed
-    absent = {c: NOT_TRAINED if c.startswith("metric_") else "no value" for c, v in values.items()
+    absent = {c: NOT_TRAINED if c.startswith(METRIC_PREFIX) else "no value" for c, v in values.items()
               if v is None and not values.get(proxy_error_column(c))}
     manifest = {"source": LIVE, "protocol": PROTOCOL, "description": DESCRIPTION, "absent": {live.dataset: absent}}
     view = TableView({c: [v] for c, v in values.items()}, live.dataset, LIVE, manifest)

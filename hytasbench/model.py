@@ -1,6 +1,6 @@
 """The standalone HyTAS subnet: a SpectralFormer-style transformer built from one architecture.
 
-Layout (DESIGN 4): a shared linear patch embedding per band token, a class token and a learned
+Layout (docs/model.md): a shared linear patch embedding per band token, a class token and a learned
 position embedding, ``depth`` pre-norm blocks (multi-head self-attention and a GELU MLP, both
 residual with stochastic depth), cross-layer adaptive fusion (CAF) from block 2 on, and a head
 (LayerNorm + Linear) on the class token.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Mapping, Optional, Sequence
 
 from .errors import UnknownFieldError
+from .schema import COST_PREFIX, METRIC_PREFIX, metric_column, proxy_column, score_names
 
 if TYPE_CHECKING:  # pragma: no cover
     from .space import Arch
@@ -59,17 +60,16 @@ class RecordAccess(Mapping[str, Any]):
 
     @property
     def metrics(self) -> Dict[str, Any]:
-        return self._group("metric_")
+        return self._group(METRIC_PREFIX)
 
     @property
     def costs(self) -> Dict[str, Any]:
-        return self._group("cost_")
+        return self._group(COST_PREFIX)
 
     @property
     def proxies(self) -> Dict[str, Any]:
         """Every proxy score and variant, without the per-layer lists, timings and error flags."""
-        return {k: v for k, v in self._group("proxy_").items()
-                if not k.endswith(("__layers", "__seconds", "__error"))}
+        return {name: self[proxy_column(name)] for name in score_names(self._columns())}
 
     def available(self, name: str) -> bool:
         """True when the value exists (not absent, not null)."""
@@ -129,7 +129,7 @@ class Record(RecordAccess):
 
 
     def __repr__(self) -> str:
-        oa = self.get("metric_oa")
+        oa = self.get(metric_column("oa"))
         return (f"Record({self._view.value('arch', self._row)}, {self._view.dataset}, source={self._view.source!r}, "
                 f"run={self._view.value('run', self._row)}, oa={oa})")
 

@@ -8,7 +8,10 @@ score list, ``seconds`` the compute time and ``error`` why a score is missing (N
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .space import Arch
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -17,8 +20,9 @@ ARCH_COLUMNS: Tuple[str, ...] = ("arch", "arch_id", "depth", "embed_dim", "num_h
 PROVENANCE_COLUMNS: Tuple[str, ...] = ("dataset", "source", "protocol", "run", "seed", "device",
                                       "library_version", "absent_reason")
 KEY_COLUMNS: Tuple[str, ...] = ("arch", "dataset", "source", "run")
+METRIC_PREFIX, COST_PREFIX, PROXY_PREFIX = "metric_", "cost_", "proxy_"
 #: short names resolve against these in order: ``oa`` -> ``metric_oa``, ``snip`` -> ``proxy_snip``
-KIND_PREFIXES: Tuple[str, ...] = ("metric_", "cost_", "proxy_")
+KIND_PREFIXES: Tuple[str, ...] = (METRIC_PREFIX, COST_PREFIX, PROXY_PREFIX)
 
 METRICS: Dict[str, str] = {
     "oa": "overall accuracy on the whole test set after the last epoch (fraction)",
@@ -33,6 +37,12 @@ COSTS: Dict[str, str] = {
     "flops": "FLOPs of one forward pass of one sample",
     "model_size": "upstream 'm_size' column, as published (unit not documented upstream)",
 }
+#: The metrics a training run gives (``hytasbench.train.TrainResult``), in table order.
+TRAIN_METRICS: Tuple[str, ...] = tuple(METRICS)
+#: Size measures that are costs (``cost_params``, ``cost_flops``, exact for the built subnet) and
+#: also rank architectures like proxies (the paper lists them with the proxies, ``ORIENTATION``):
+#: they are never ``proxy_*`` columns of a build, and never missing from a proxies unit.
+SIZE_PROXIES: Tuple[str, ...] = ("params", "flops")
 SCORE_VARIANTS: Tuple[str, ...] = ("nosign", "attn", "mlp", "attn_nosign", "mlp_nosign", "attn_log", "mlp_log")
 EXTRA_VARIANTS: Tuple[str, ...] = ("layers", "seconds", "error")
 
@@ -49,7 +59,31 @@ DECLARED: Dict[str, int] = {}
 
 
 def metric_column(name: str) -> str:
-    return f"metric_{name}"
+    return METRIC_PREFIX + name
+
+
+def short_names(columns: Iterable[str]) -> Dict[str, str]:
+    """Column -> the short name a record resolves to it (``metric_oa`` -> ``oa``, ``proxy_dss__attn``
+    -> ``dss__attn``): the kind prefix dropped, unless the short name is a column itself or an
+    earlier kind takes it (``cost_params`` is ``params``, so a ``proxy_params`` keeps its name)."""
+    cols = list(columns)
+    have = set(cols)
+    out: Dict[str, str] = {}
+    for col in cols:
+        out[col] = col
+        kind = next((p for p in KIND_PREFIXES if col.startswith(p)), None)
+        if kind is None:
+            continue
+        short = col[len(kind):]
+        if short not in have and next(p + short for p in KIND_PREFIXES if p + short in have) == col:
+            out[col] = short
+    return out
+
+
+def arch_columns(arch: "Arch") -> Dict[str, Any]:
+    """The architecture columns (``ARCH_COLUMNS``) of a table row for ``arch``."""
+    return {"arch": str(arch), "arch_id": arch.id, "depth": arch.depth, "embed_dim": arch.embed_dim,
+            "num_heads": list(arch.num_heads), "mlp_ratio": list(arch.mlp_ratio)}
 
 
 #: Revision of each registered kernel's numbers (declared with the kernel, ``Proxy.revision``):
@@ -82,19 +116,41 @@ def known_proxies() -> Tuple[str, ...]:
 
 
 def cost_column(name: str) -> str:
-    return f"cost_{name}"
+    return COST_PREFIX + name
 
 
 def proxy_column(name: str, variant: Optional[str] = None) -> str:
-    return f"proxy_{name}" if not variant else f"proxy_{name}__{variant}"
+    """``proxy_<name>``, or ``proxy_<name>__<variant>``; ``name`` may carry its variant already
+    (``dss__attn``), as query names do."""
+    return f"{PROXY_PREFIX}{name}" if not variant else f"{PROXY_PREFIX}{name}__{variant}"
 
 
 def split_proxy_column(column: str) -> Tuple[str, Optional[str]]:
     """``proxy_dss__attn`` -> ("dss", "attn"); ``proxy_snip`` -> ("snip", None)."""
-    if not column.startswith("proxy_"):
+    if not column.startswith(PROXY_PREFIX):
         raise ValueError(f"{column!r} is not a proxy column")
-    name, _, variant = column[len("proxy_"):].partition("__")
+    name, _, variant = column[len(PROXY_PREFIX):].partition("__")
     return name, (variant or None)
+
+
+def is_score_column(column: str, variants: bool = True) -> bool:
+    """Whether a column holds a proxy score: ``proxy_<name>`` and, with ``variants``, its score
+    variants (``proxy_dss__attn``), never the per-layer lists, seconds or error flags."""
+    if not column.startswith(PROXY_PREFIX):
+        return False
+    variant = split_proxy_column(column)[1]
+    return variant is None or (variants and variant not in EXTRA_VARIANTS)
+
+
+def score_names(columns: Iterable[str], variants: bool = True) -> List[str]:
+    """Query names (``snip``, ``dss__attn``) of the proxy score columns among ``columns``, in their
+    order; without ``variants`` the proxies with a whole-network score."""
+    return [c[len(PROXY_PREFIX):] for c in columns if is_score_column(c, variants)]
+
+
+def proxy_revisions(names: Iterable[str]) -> Dict[str, int]:
+    """The current revision of each named kernel (registered kernels declare theirs)."""
+    return {n: proxy_revision(n) for n in names}
 
 
 def proxy_error_column(column: str) -> str:
@@ -110,6 +166,6 @@ def error_reason(error: str) -> str:
 
 def orientation(proxy: str) -> int:
     """Sign that makes a proxy (or its variants) 'higher is better'; unknown proxies count as +1."""
-    base = proxy[len("proxy_"):] if proxy.startswith("proxy_") else proxy
+    base = proxy[len(PROXY_PREFIX):] if proxy.startswith(PROXY_PREFIX) else proxy
     name = base.partition("__")[0]
     return ORIENTATION.get(name, DECLARED.get(name, 1))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .errors import InvalidArchitectureError, InvalidSampleError
+from .errors import InvalidArchitectureError, InvalidSampleError, require
 
 DEPTHS: Tuple[int, ...] = (4, 5, 6, 7, 8, 9, 10)
 EMBED_DIMS: Tuple[int, ...] = (32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 240)
@@ -23,13 +23,15 @@ _STR_RE = re.compile(r"^e([0-9]+)-h([0-9]+)-r([0-9]+)$")
 _INT_RE = re.compile(r"-?[0-9]+")  # ASCII digits only: str.isdigit() accepts '²', which int() rejects
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Arch:
     """One architecture: a single embedding width and per-layer heads and MLP ratios.
 
     The canonical string is ``e<embed>-h<heads digits>-r<ratio digits>``, e.g.
     ``e48-h466533-r451343`` (depth 6, one digit per layer); ``str(arch)`` gives it and
-    :func:`parse` reads it back.
+    :func:`parse` reads it back. An Arch equals its canonical string (``rec.arch ==
+    "e48-h466533-r451343"``) and hashes like it, so either finds the other in a set or dict key;
+    any other string (an id, a spelling that parse() would accept) is not equal.
     """
 
     embed_dim: int
@@ -40,6 +42,19 @@ class Arch:
         object.__setattr__(self, "num_heads", tuple(self.num_heads))
         object.__setattr__(self, "mlp_ratio", tuple(self.mlp_ratio))
         validate(self)
+        # the canonical string, once: equality and hashing go through it (not a dataclass field)
+        object.__setattr__(self, "_canonical", self.to_str())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Arch):
+            return self._canonical == other._canonical
+        if isinstance(other, str):
+            return self._canonical == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        # equal to the string's hash: equal objects must hash alike, and Arch == its string
+        return hash(self._canonical)
 
     @property
     def depth(self) -> int:
@@ -283,10 +298,7 @@ def to_configspace(seed: Optional[int] = None):
     Per-layer hyperparameters ``num_heads_<i>``/``mlp_ratio_<i>`` are active only when
     ``depth > i``; :func:`from_configuration` maps a sampled configuration back to an Arch.
     """
-    try:
-        import ConfigSpace as CS
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("to_configspace needs the 'configspace' extra: pip install 'hytasbench[configspace]'") from exc
+    CS = require("ConfigSpace", "configspace", "to_configspace")
     cs = CS.ConfigurationSpace(seed=seed)
     depth = CS.OrdinalHyperparameter("depth", list(DEPTHS))
     embed = CS.OrdinalHyperparameter("embed_dim", list(EMBED_DIMS))

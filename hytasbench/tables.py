@@ -85,10 +85,6 @@ class TableSet:
         """Every dataset's pyarrow Table (parses and validates all files)."""
         return {ds: self.table(ds) for ds in self.files}
 
-    def absent(self, dataset: str) -> Dict[str, str]:
-        """Column -> reason for columns this source lacks for a dataset."""
-        return dict(self.manifest.get("absent", {}).get(dataset, {}))
-
     def table(self, dataset: str):
         """The dataset's pyarrow Table, content-validated."""
         table = self._parsed(dataset)

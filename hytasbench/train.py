@@ -1,4 +1,4 @@
-"""The HyTAS training protocol (DESIGN 5) and its CLI.
+"""The HyTAS training protocol (docs/training.md) and its CLI.
 
 AdamW (lr 3.125e-4, weight decay 0.005 on weight matrices only; biases, norms, class token and
 position embedding undecayed, as timm does), a per-epoch cosine schedule with 5 linear warm-up
@@ -55,7 +55,7 @@ REFERENCES = {SPECTRALFORMER: spectralformer_reference, VIT: vit_reference}
 
 @dataclass
 class TrainConfig:
-    """Protocol settings (defaults = DESIGN 5) and run settings (device, threads, progress)."""
+    """Protocol settings (defaults: the protocol of docs/training.md) and run settings (device, threads, progress)."""
 
     epochs: int = 300
     batch_size: int = 64
@@ -365,30 +365,36 @@ def _run(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -> Trai
         config={k: v for k, v in dataclasses.asdict(cfg).items()}, data_files=dict(data.files))
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    d = TrainConfig()  # the CLI's defaults are the protocol's
     p = argparse.ArgumentParser(prog="python -m hytasbench.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--arch", required=True, help="HyTAS-2000 id, canonical string, or a reference: "
                    + ", ".join(REFERENCES))
     p.add_argument("--dataset", required=True)
-    p.add_argument("--epochs", type=int, default=300)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=d.epochs, help="default %(default)s")
+    p.add_argument("--seed", type=int, default=d.seed, help="default %(default)s")
     p.add_argument("--split-seed", type=int, default=None, help="random split seed (Salinas, KSC); default 0")
     p.add_argument("--root", default=None, help="data root (default $HYTASBENCH_DATA or <cache>/datasets)")
     p.add_argument("--download", action="store_true", help="fetch missing files that have a public URL")
     p.add_argument("--synthetic", action="store_true", help="synthetic cube over the real label maps")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--eval-every", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default=d.device, help="default %(default)s")
+    p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--eval-every", type=int, default=d.eval_every, help="default %(default)s")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="default %(default)s")
     p.add_argument("--protocol", default=PROTOCOL,
                    help=f"{PROTOCOL} (ours), {HYTAS_SAMPLER} (emulated upstream sampler) with optional switches "
                         f"{', '.join('+' + s for s in SWITCHES)} (all: {HYTAS_SAMPLER_FULL})")
     p.add_argument("--epoch-sampler", choices=("epoch", "hytas"), default=None,
                    help="older spelling: 'hytas' = --protocol hytas-sampler")
-    p.add_argument("--test-subset", type=int, default=None, help="evaluate on N random test pixels (smoke runs)")
+    p.add_argument("--test-subset", type=int, default=d.test_subset,
+                   help="evaluate on N random test pixels (smoke runs)")
     p.add_argument("--progress", action="store_true")
     p.add_argument("--out", default=None, help="write the result as JSON here (default: stdout)")
-    a = p.parse_args(argv)
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    a = parser().parse_args(argv)
     if reference_name(a.arch) is None:
         parse(a.arch)  # fail fast on a bad architecture
     fields = protocols.switch_fields(a.protocol)  # fail fast on a bad protocol name

@@ -12,6 +12,7 @@ import math
 from typing import Any, Dict, Optional
 
 from .errors import HytasError, TableContentError
+from .schema import is_score_column
 from .space import parse
 
 #: Bump when a rule changes: cached verdicts of an older version are recomputed.
@@ -60,7 +61,7 @@ def validate_columns(columns: Dict[str, list], path: object, dataset: str, sourc
             for i, v in enumerate(values):
                 if not _absent(v) and not (_is_number(v) and 0 <= v < math.inf):
                     fail(i, col, f"{v!r} is not a time in seconds >= 0")
-        elif col.startswith("proxy_") and not col.endswith(("__layers", "__error")):
+        elif is_score_column(col):
             for i, v in enumerate(values):
                 if not _absent(v) and not _is_number(v):
                     fail(i, col, f"{v!r} is not a number")

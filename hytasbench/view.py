@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from . import ensembles
-from .schema import KIND_PREFIXES, PROVENANCE_COLUMNS, error_reason, proxy_error_column
+from .schema import KIND_PREFIXES, PROVENANCE_COLUMNS, PROXY_PREFIX, error_reason, proxy_column, proxy_error_column
 
 
 
@@ -127,7 +127,7 @@ class TableView:
         if col in self._derived_reasons:
             return self._derived_reasons[col][row] or f"no value for {col}"
         if col is None:
-            flag = proxy_error_column(name if name.startswith("proxy_") else "proxy_" + name)
+            flag = proxy_error_column(name if name.startswith(PROXY_PREFIX) else proxy_column(name))
             if flag in self._colset and self.value(flag, row):  # the proxy's unit says why it has no score
                 return error_reason(self.value(flag, row))
             if ensembles.is_ensemble(name):

@@ -79,7 +79,7 @@ def test_tiny_build_end_to_end(tiny_build):
     bench = Benchmark(source=out)
     assert bench.sources == ["tiny"] and bench.datasets() == ["indian_pines", "salinas"]
     for ds in ("indian_pines", "salinas"):
-        assert bench.rows(ds) == 2
+        assert bench.num_rows(ds) == 2
         for arch_id in (121, 397):
             rec = bench.query(arch_id, ds)
             assert 0.0 <= rec.oa <= 1.0 and 0.0 <= rec.aa <= 1.0 and -1.0 <= rec.kappa <= 1.0

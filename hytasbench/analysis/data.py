@@ -15,11 +15,12 @@ import pandas as pd
 
 from ..datasets.specs import DATASETS, canonical_name
 from ..errors import UnknownFieldError, UnknownSourceError
-from ..schema import ORIENTATION, orientation, split_proxy_column
+from ..schema import (KIND_PREFIXES, METRIC_PREFIX, ORIENTATION, PROXY_PREFIX, SIZE_PROXIES, cost_column,
+                      metric_column, orientation, proxy_column, score_names)
 
-TARGET = "metric_oa"
+TARGET = metric_column("oa")
 # Size baselines evaluated next to the proxies (the paper lists params and FLOPs with them).
-BASELINES: Dict[str, str] = {"params": "cost_params", "flops": "cost_flops"}
+BASELINES: Dict[str, str] = {name: cost_column(name) for name in SIZE_PROXIES}
 Source = Union[str, "os.PathLike[str]"]
 
 
@@ -67,7 +68,7 @@ def load(source: Optional[Source] = None, datasets: Optional[Sequence[str]] = No
     for ds, f in frames.items():
         for name in scores:  # computed over the whole table by the query path, read per architecture
             values = [bench.query(a, ds)[name] for a in f["arch"]]
-            f[f"proxy_{name}"] = pd.array([float("nan") if v is None else v for v in values], dtype="float64")
+            f[proxy_column(name)] = pd.array([float("nan") if v is None else v for v in values], dtype="float64")
     oa_name = None
     if oa_source is not None:
         other = Benchmark(source=oa_source)
@@ -77,8 +78,8 @@ def load(source: Optional[Source] = None, datasets: Optional[Sequence[str]] = No
                 del frames[ds]
                 continue
             theirs = other.frame(ds)
-            metrics = [c for c in theirs.columns if c.startswith("metric_")]
-            frames[ds] = f.drop(columns=[c for c in f.columns if c.startswith("metric_")]).merge(
+            metrics = [c for c in theirs.columns if c.startswith(METRIC_PREFIX)]
+            frames[ds] = f.drop(columns=[c for c in f.columns if c.startswith(METRIC_PREFIX)]).merge(
                 theirs[["arch"] + metrics], on="arch", how="left")
     runs = {ds: f for ds, f in every.items() if len(f) > len(frames.get(ds, f))}
     return SourceData(bench.default_source, frames, bench.manifest(), runs, oa_name)
@@ -97,13 +98,8 @@ def score_columns(frame: pd.DataFrame, baselines: bool = True) -> Dict[str, str]
     proxies come first in a fixed order so tables line up across sources; extras follow by name.
     Columns that are entirely NaN count as absent.
     """
-    found: Dict[str, str] = {}
-    for col in frame.columns:
-        if not col.startswith("proxy_"):
-            continue
-        name, variant = split_proxy_column(col)
-        if variant is None and frame[col].notna().any():
-            found[name] = col
+    found = {name: proxy_column(name) for name in score_names(frame.columns, variants=False)
+             if frame[proxy_column(name)].notna().any()}
     known = [n for n in ORIENTATION if n in found]
     labels = {n: found[n] for n in known + sorted(set(found) - set(known))}
     if baselines:
@@ -115,14 +111,14 @@ def score_columns(frame: pd.DataFrame, baselines: bool = True) -> Dict[str, str]
 
 def column_orientation(column: str) -> int:
     """+1 when higher values predict higher accuracy, -1 otherwise (GraSP); size columns are +1."""
-    return orientation(column) if column.startswith("proxy_") else 1
+    return orientation(column) if column.startswith(PROXY_PREFIX) else 1
 
 
 def paired(frame: pd.DataFrame, x: str, y: str = TARGET) -> Tuple[np.ndarray, np.ndarray]:
     """The two columns as float arrays, rows where either is NaN dropped (pairwise deletion)."""
     for col in (x, y):
         if col not in frame.columns:
-            raise UnknownFieldError(col, [c for c in frame.columns if c.startswith(("metric_", "cost_", "proxy_"))],
+            raise UnknownFieldError(col, [c for c in frame.columns if c.startswith(KIND_PREFIXES)],
                                     kind="column")
     a = pd.to_numeric(frame[x], errors="coerce").to_numpy(dtype=float)
     b = pd.to_numeric(frame[y], errors="coerce").to_numpy(dtype=float)

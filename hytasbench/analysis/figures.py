@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Dict, List, Tuple
 import numpy as np
 import pandas as pd
 
-from ..errors import MissingDependencyError
+from ..errors import require
 from .data import TARGET, dataset_title
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -37,12 +37,8 @@ PAIR = ("#1f77b4", "#ff7f0e")  # two-way comparisons: with/without sign, attenti
 
 
 def _mpl():
-    try:
-        import matplotlib
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise MissingDependencyError("matplotlib", "plot", "drawing figures") from None
-    return matplotlib, Figure
+    matplotlib = require("matplotlib", "plot", "drawing figures")
+    return matplotlib, require("matplotlib.figure", "plot", "drawing figures").Figure
 
 
 def new_figure(n_panels: int = 1, panel: Tuple[float, float] = PANEL, rows: int = 1,

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .correlation import spearman
-from ..schema import split_proxy_column
+from ..schema import PROXY_PREFIX, proxy_column, split_proxy_column
 
 LAYERS = "layers"
 
@@ -22,7 +22,7 @@ def layer_proxies(frame: pd.DataFrame) -> List[str]:
     """Proxies whose per-layer score lists the frame holds (at least one non-empty list)."""
     names = []
     for col in frame.columns:
-        if col.startswith("proxy_") and split_proxy_column(col)[1] == LAYERS:
+        if col.startswith(PROXY_PREFIX) and split_proxy_column(col)[1] == LAYERS:
             if any(_as_list(v) is not None for v in frame[col]):
                 names.append(split_proxy_column(col)[0])
     return names
@@ -42,7 +42,7 @@ def layer_profile(frame: pd.DataFrame, proxy: str) -> pd.DataFrame:
     4-block and a 10-block network.
     """
     rows = []
-    lists = [a for a in (_as_list(v) for v in frame[f"proxy_{proxy}__layers"]) if a is not None]
+    lists = [a for a in (_as_list(v) for v in frame[proxy_column(proxy, LAYERS)]) if a is not None]
     for length in sorted({len(a) for a in lists}):
         stack = np.vstack([a for a in lists if len(a) == length])
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -66,7 +66,7 @@ def layer_decay(frames: Dict[str, pd.DataFrame], proxies: Optional[Sequence[str]
     rows = []
     for ds, frame in frames.items():
         for name in (layer_proxies(frame) if proxies is None else proxies):
-            col = f"proxy_{name}__layers"
+            col = proxy_column(name, LAYERS)
             if col not in frame.columns:
                 continue
             lists = [a for a in (_as_list(v) for v in frame[col]) if a is not None and len(a) >= 3]

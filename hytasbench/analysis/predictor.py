@@ -48,6 +48,7 @@ import scipy.sparse as sp
 
 from ..encoding import MAX_DEPTH, padded_layers
 from ..errors import InvalidSettingError, UnknownFieldError
+from ..schema import proxy_column
 from ..tables import atomic_write_bytes
 from .correlation import spearman
 from .data import TARGET, layer_lists, present
@@ -75,7 +76,7 @@ Progress = Callable[[int, int], None]
 
 def proxy_feature_columns(frame: pd.DataFrame, proxies: Sequence[str] = PROXY_FEATURES) -> List[str]:
     """The proxy columns the frame holds, in the notebook's order."""
-    return [f"proxy_{p}" for p in proxies if present(frame, f"proxy_{p}")]
+    return [proxy_column(p) for p in proxies if present(frame, proxy_column(p))]
 
 
 def numeric_features(frame: pd.DataFrame) -> Tuple[np.ndarray, List[str]]:

@@ -44,7 +44,6 @@ class DatasetSpec:
     num_classes: int
     band_patch: int
     aliases: Tuple[str, ...] = ()
-    upstream: str = ""  # the authors' folder name under outputs/ and results/
     files: Tuple[DataFile, ...] = ()  # required files, plus at most one optional raw_cube alternative
     class_names: Tuple[str, ...] = ()
     raw_bands: int = 0  # band count of the uncorrected cube (0: no raw form)
@@ -84,7 +83,7 @@ _KSC_GT = (761, 243, 256, 252, 161, 229, 105, 431, 520, 404, 419, 503, 927)
 DATASETS: Dict[str, DatasetSpec] = {s.name: s for s in (
     DatasetSpec(
         "indian_pines", "Indian Pines", (145, 145), 200, 16, 3,
-        ("indian", "indianpines", "indian-pines", "ip", "in"), "indian",
+        ("indian", "indianpines", "indian-pines", "ip", "in"),
         files=(
             DataFile("Indian_pines_corrected.mat", "cube", "indian_pines_corrected",
                      sha256="ec2f8808710919d566f70f0d4aa885aae1ddfd42b734aba71c5e12ca65450939",
@@ -108,7 +107,7 @@ DATASETS: Dict[str, DatasetSpec] = {s.name: s for s in (
         test_per_class=(39, 1384, 784, 184, 447, 697, 11, 439, 5, 918, 2418, 564, 162, 1244, 330, 45),
         split_label_map=(2, 3, 4, 5, 6, 8, 10, 11, 12, 13, 14, 15, 16, 1, 7, 9)),
     DatasetSpec(
-        "salinas", "Salinas", (512, 217), 204, 16, 3, ("sa", "salinas_corrected"), "salinas",
+        "salinas", "Salinas", (512, 217), 204, 16, 3, ("sa", "salinas_corrected"),
         files=(
             DataFile("Salinas_corrected.mat", "cube", "salinas_corrected",
                      git_blob="2a745377a77369bd5a9d430c722f0bf5e0d0ffc1", url=_EHU + "a/a3/Salinas_corrected.mat"),
@@ -125,7 +124,7 @@ DATASETS: Dict[str, DatasetSpec] = {s.name: s for s in (
         split="random", train_per_class=(50,) * 16, test_per_class=_minus(_SALINAS_GT, 50)),
     DatasetSpec(
         "houston2013", "Houston 2013", (349, 1905), 144, 15, 3,
-        ("houston", "houston13", "houston-2013", "hu", "dfc2013"), "houston",
+        ("houston", "houston13", "houston-2013", "hu", "dfc2013"),
         files=(
             DataFile("2013_IEEE_GRSS_DF_Contest_CASI.tif", "cube", where=_DFC2013),
             DataFile("2013_IEEE_GRSS_DF_Contest_Samples_TR.tif", "train",
@@ -144,7 +143,7 @@ DATASETS: Dict[str, DatasetSpec] = {s.name: s for s in (
         test_per_class=(1053, 1064, 505, 1056, 1056, 143, 1072, 1053, 1059, 1036, 1054, 1041, 285, 247, 473)),
     DatasetSpec(
         "paviau", "Pavia University", (610, 340), 103, 9, 7,
-        ("pavia", "pavia_u", "pavia-u", "paviauniversity", "pavia_university", "pu", "up"), "pavia",
+        ("pavia", "pavia_u", "pavia-u", "paviauniversity", "pavia_university", "pu", "up"),
         files=(
             DataFile("PaviaU.mat", "cube", "paviaU", git_blob="6eecc933bedec1130bb046483dd12e25cf091b24",
                      url=_EHU + "e/ee/PaviaU.mat"),
@@ -160,7 +159,7 @@ DATASETS: Dict[str, DatasetSpec] = {s.name: s for s in (
         train_per_class=(548, 540, 392, 524, 265, 532, 375, 514, 231),
         test_per_class=(6304, 18146, 1815, 2912, 1113, 4572, 981, 3364, 795)),
     DatasetSpec(
-        "ksc", "Kennedy Space Center", (512, 614), 176, 13, 1, ("kennedy", "kennedy_space_center"), "ksc",
+        "ksc", "Kennedy Space Center", (512, 614), 176, 13, 1, ("kennedy", "kennedy_space_center"),
         files=(
             DataFile("KSC.mat", "cube", "KSC", git_blob="6cbb7742851216118ddeff9011482fff5aca3698",
                      url="http://www.ehu.es/ccwintco/uploads/2/26/KSC.mat"),

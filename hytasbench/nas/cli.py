@@ -16,35 +16,36 @@ import sys
 import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..errors import HytasError, InvalidBudgetError
+from ..durations import UNITS, parse_duration
+from ..errors import HytasError, InvalidArgumentError, InvalidBudgetError
 from .registry import ALGORITHMS, make_searcher
 from .runner import Budget
 from .space_view import DEFAULT_NEIGHBOURS
 
-_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 _COUNTS = {"t": "trainings", "trainings": "trainings", "e": "evaluations", "evals": "evaluations",
            "evaluations": "evaluations"}
-_BUDGET_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
+_COUNT_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*([a-z]+)\s*$", re.IGNORECASE)
 
 
 def parse_budget(text: str) -> Budget:
-    """``3600``/``3600s``/``90m``/``3h``/``1.5d`` (simulated time), ``100trainings``/``100t``,
-    ``500evaluations``/``500e``; several joined by ``,`` stop at whichever comes first."""
+    """``3600``/``3600s``/``90m``/``3h``/``1h30m``/``1.5d`` (simulated time, hytasbench.durations),
+    ``100trainings``/``100t``, ``500evaluations``/``500e``; several joined by ``,`` stop at whichever
+    comes first."""
     kwargs: Dict[str, Any] = {}
     for part in str(text).split(","):
-        m = _BUDGET_RE.match(part)
-        unit = m.group(2).lower() if m else ""
-        if not m or (unit and unit not in _UNITS and unit not in _COUNTS):
-            raise InvalidBudgetError(
-                f"cannot read budget {part.strip()!r}: use a positive number with an optional unit, "
-                f"seconds {sorted(_UNITS)} or counts {sorted(set(_COUNTS))}, e.g. 3h, 5400s, 100trainings")
-        number = float(m.group(1))
-        if unit in _COUNTS:
+        m = _COUNT_RE.match(part)
+        if m and m.group(2).lower() in _COUNTS:
+            number = float(m.group(1))
             if not number.is_integer():
                 raise InvalidBudgetError(f"budget {part.strip()!r}: a count must be a whole number")
-            kwargs[_COUNTS[unit]] = int(number)
-        else:
-            kwargs["seconds"] = number * _UNITS[unit or "s"]
+            kwargs[_COUNTS[m.group(2).lower()]] = int(number)
+            continue
+        try:
+            kwargs["seconds"] = parse_duration(part)
+        except InvalidArgumentError:
+            raise InvalidBudgetError(
+                f"cannot read budget {part.strip()!r}: use a positive number with an optional unit, "
+                f"seconds {sorted(UNITS)} or counts {sorted(set(_COUNTS))}, e.g. 3h, 5400s, 100trainings") from None
     return Budget(**kwargs)
 
 

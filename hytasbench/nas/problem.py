@@ -15,26 +15,22 @@ import numpy as np
 
 from .. import ensembles
 from ..errors import MissingCostError, NoAccuracyError, UnknownFieldError
-from ..schema import EXTRA_VARIANTS, cost_column, metric_column, orientation, split_proxy_column
+from ..schema import SIZE_PROXIES, cost_column, metric_column, orientation, proxy_column, score_names
 from ..space import parse
 from .features import encode
 from .interface import SCORE, TRAIN
 from .space_view import DEFAULT_NEIGHBOURS, TabulatedSpace
 
 # Proxies computed analytically from the architecture, no GPU pass: charged 0 simulated seconds.
-ANALYTIC_PROXIES: Tuple[str, ...] = ("params", "flops")
+ANALYTIC_PROXIES: Tuple[str, ...] = SIZE_PROXIES
 
 
 def _proxy_columns(frame) -> Dict[str, str]:
     """Query name (``snip``, ``dss__attn``) -> column, for numeric score columns only."""
     out: Dict[str, str] = {}
-    for column in frame.columns:
-        if not column.startswith("proxy_"):
-            continue
-        _, variant = split_proxy_column(column)
-        if variant in EXTRA_VARIANTS or not np.issubdtype(frame[column].dtype, np.number):
-            continue
-        out[column[len("proxy_"):]] = column
+    for name in score_names(frame.columns):
+        if np.issubdtype(frame[proxy_column(name)].dtype, np.number):
+            out[name] = proxy_column(name)
     for name in ANALYTIC_PROXIES:
         if name not in out and cost_column(name) in frame.columns:
             out[name] = cost_column(name)
@@ -101,7 +97,7 @@ class SearchProblem:
         if name in given or base in given:
             self._cost_source[name] = "given"
             return np.full(n, float(given.get(name, given.get(base))))
-        column = f"proxy_{base}__seconds"
+        column = proxy_column(base, "seconds")
         if column in frame.columns and frame[column].notna().any():
             self._cost_source[name] = f"column {column}"
             return frame[column].to_numpy(dtype=float)

@@ -13,6 +13,7 @@ from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
 
+from ..errors import require
 from .interface import TRAIN
 from .runner import SearchResults
 
@@ -103,10 +104,7 @@ def plot_regret(results: Results, x: str = "seconds", spread: str = "sem", ax=No
                 logx: bool = True):
     """Regret per algorithm, drawn where every seed has an incumbent: the mean with a ``sem`` or
     ``std`` band, or the median with the interquartile band (``iqr``). Returns the Axes."""
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("plot_regret needs matplotlib: pip install 'hytasbench[plot]'") from exc
+    plt = require("matplotlib.pyplot", "plot", "plot_regret")
     if spread not in ("sem", "std", "iqr"):
         raise ValueError(f"spread must be 'sem', 'std' or 'iqr', got {spread!r}")
     curve = regret_curve(results, x=x, points=points)

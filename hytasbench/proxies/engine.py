@@ -21,6 +21,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tupl
 import torch
 from torch import nn
 
+from ..schema import SIZE_PROXIES
 from . import registry
 from .passes import PASSES, restore_mode
 from .registry import PassKey, Proxy
@@ -241,7 +242,7 @@ def score_architecture(arch: Any, dataset: str, proxies: Optional[Sequence[str]]
         raise ValueError("score_architecture returns one set of table columns per proxy; "
                          "use run_engine for 'name:tag' entries")
     names = [p.name for p in registry.resolve(proxies)]
-    names += [s for s in ("params", "flops") if s not in names]
+    names += [s for s in SIZE_PROXIES if s not in names]
     _, report = score(arch, dataset, names, seed, data_root, device, options, synthetic, data_free)
     columns = report.columns()
     columns["batch_splits"] = report.batch_splits

@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from ..schema import cost_column, orientation, proxy_column
+from ..schema import SIZE_PROXIES, cost_column, orientation, proxy_column
 
 
 def finite_or_nan(value: Optional[float]) -> Optional[float]:
@@ -49,7 +49,7 @@ class ProxyResult:
     def columns(self) -> Dict[str, Any]:
         """Table columns: ``proxy_<name>`` and its variants, ``__layers``, ``__seconds``,
         ``__error``; the size baselines go to ``cost_<name>``."""
-        if self.name in ("params", "flops"):
+        if self.name in SIZE_PROXIES:
             return {cost_column(self.name): self.score}
         out: Dict[str, Any] = {proxy_column(self.name): self.score}
         for variant, value in self.variants.items():

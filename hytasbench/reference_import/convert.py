@@ -16,7 +16,7 @@ import pandas as pd
 from .. import space
 from ..errors import TableContentError, TableError
 from ..protocols import PUBLISHED
-from ..schema import cost_column, metric_column, proxy_column
+from ..schema import SIZE_PROXIES, arch_columns, cost_column, metric_column, proxy_column
 from . import layout as L
 from .fetch import Provenance
 
@@ -220,7 +220,7 @@ def _mark_modified(prov: Provenance, retrain_rel: str, merged_rel: str, out: Con
         for col in ("oa", "aa", "kappa", "oa_best", "train_seconds"):
             out.modified[metric_column(col)] = train_reason
     if prov.modified(retrain_rel):
-        for col in ("params", "flops"):
+        for col in SIZE_PROXIES:
             out.modified[cost_column(col)] = prov.modified(retrain_rel)
     if prov.modified(merged_rel):
         out.modified[cost_column("model_size")] = prov.modified(merged_rel)
@@ -269,11 +269,10 @@ def _describe_runs(frame: pd.DataFrame, dataset: str, out: Converted) -> None:
 
 def _arch_columns(frame: pd.DataFrame) -> None:
     """depth, embed_dim, num_heads, mlp_ratio of each row's architecture."""
-    by_arch = {str(a): a for a in space.hytas2000()}
-    frame["depth"] = frame["arch"].map(lambda s: by_arch[s].depth).astype("int16")
-    frame["embed_dim"] = frame["arch"].map(lambda s: by_arch[s].embed_dim).astype("int16")
-    frame["num_heads"] = frame["arch"].map(lambda s: list(by_arch[s].num_heads))
-    frame["mlp_ratio"] = frame["arch"].map(lambda s: list(by_arch[s].mlp_ratio))
+    by_arch = {str(a): arch_columns(a) for a in space.hytas2000()}
+    for col in ("depth", "embed_dim", "num_heads", "mlp_ratio"):  # arch and arch_id are the row's keys
+        frame[col] = frame["arch"].map(lambda s: by_arch[s][col])
+    frame[["depth", "embed_dim"]] = frame[["depth", "embed_dim"]].astype("int16")
 
 
 def _provenance_columns(frame: pd.DataFrame, dataset: str) -> None:
@@ -299,7 +298,7 @@ def convert_dataset(root: Path, dataset: str, keys: ArchKeys, prov: Optional[Pro
     _mark_modified(prov, retrain_rel, merged_rel, out)
 
     frame = pd.DataFrame(_training_rows(retrain, merged, untrained))
-    for col in (cost_column("params"), cost_column("flops")):
+    for col in map(cost_column, SIZE_PROXIES):
         frame[col] = frame[col].astype("Int64")
     frame[cost_column("model_size")] = frame["arch"].map(merged["m_size"].astype(float))
     _describe_runs(frame, dataset, out)

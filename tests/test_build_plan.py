@@ -1,0 +1,81 @@
+"""The builder's parts (issue 16, item 5): plan_build selects without running, the explicit table
+of unit runners, the one duration parser, and the train CLI's defaults from TrainConfig."""
+from __future__ import annotations
+
+import pytest
+
+from builders import build
+from builders.units import KINDS, Unit, UnitRunner, RunnerConfig
+from hytasbench.durations import parse_duration
+from hytasbench.errors import BuildError, InvalidArgumentError, InvalidBudgetError
+from hytasbench.nas.cli import parse_budget
+from hytasbench.nas.runner import Budget
+
+
+def _plan(tmp_path, *extra):
+    argv = ["--device", "cpu", "--datasets", "ksc", "--archs", "1-3", "--work", str(tmp_path / "w"),
+            "--out", str(tmp_path / "out"), *extra]
+    return build.plan_build(build.parser().parse_args(argv), argv)
+
+
+def test_plan_selects_units_and_runs_nothing(tmp_path):
+    plan = _plan(tmp_path, "--kind", "proxies", "--seeds", "0-1")
+    assert plan.kinds == ["cost", "proxies"] and plan.seeds == [0, 1] and plan.datasets == ["ksc"]
+    assert [u.kind for u in plan.units] == ["cost"] * 3 + ["proxies"] * 6 and plan.mine == plan.units
+    assert plan.source == build.DEFAULT_SOURCE and plan.proxies is None and plan.base is None
+    assert plan.command.startswith("python -m builders.build --device cpu")
+    assert plan.wd.done_keys() == set() and not (tmp_path / "out").exists()
+
+
+def test_plan_with_data_free_and_a_shard(tmp_path):
+    import hytasbench.proxies as proxies
+
+    plan = _plan(tmp_path, "--data-free", "--shard", "1/2")
+    assert "train" not in plan.kinds and plan.proxies and set(plan.proxies) <= set(proxies.data_free())
+    assert {"params", "flops"}.isdisjoint(plan.proxies)
+    assert 0 < len(plan.mine) < len(plan.units)
+    with pytest.raises(BuildError, match="read pixels"):
+        _plan(tmp_path, "--data-free", "--proxies", "snip")
+
+
+def test_unit_runners_are_an_explicit_table():
+    assert KINDS == ("cost", "proxies", "train")
+    assert all(callable(f) for f in UnitRunner.RUNNERS.values())
+    runner = UnitRunner(RunnerConfig())
+    with pytest.raises(BuildError, match="unknown unit kind 'bogus'; allowed: cost, proxies, train"):
+        runner.run(Unit("bogus", "ksc", "e48-h466533-r451343"))
+    doc = runner.run(Unit("cost", "ksc", "e48-h466533-r451343", None))
+    assert doc["columns"]["cost_params"] > 0 and doc["columns"]["cost_flops"] > 0
+
+
+@pytest.mark.parametrize("text,seconds", [("3600", 3600), ("90s", 90), ("45m", 2700), ("2h", 7200),
+                                          ("1h30m", 5400), ("1h 30m", 5400), ("1h30", 3630), ("1.5d", 129600),
+                                          ("2min", 120), ("1e3", 1000), (" 10 sec ", 10)])
+def test_one_duration_grammar_for_time_limits_and_budgets(text, seconds):
+    assert parse_duration(text) == seconds
+    assert build.parse_duration(text) == seconds
+    assert parse_budget(text) == Budget(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["soon", "", "-3h", "h", "3 parsecs", "1h-30m", "5e", "1,5h"])
+def test_unreadable_durations_are_typed_errors(text):
+    with pytest.raises(InvalidArgumentError, match="cannot read the duration"):
+        parse_duration(text)
+    with pytest.raises(BuildError, match="time limit"):
+        build.parse_duration(text)
+    if text not in ("5e", "1,5h"):  # as budgets: 5 evaluations; two budgets, 1 s and 5 h
+        with pytest.raises(InvalidBudgetError):
+            parse_budget(text)
+
+
+def test_budget_counts_next_to_a_duration():
+    assert parse_budget("1h30m,100trainings,500e") == Budget(seconds=5400, trainings=100, evaluations=500)
+
+
+def test_train_cli_defaults_are_the_protocol():
+    from hytasbench.train import TrainConfig, parser
+
+    args = parser().parse_args(["--arch", "1", "--dataset", "ksc"])
+    default = TrainConfig()
+    for name in ("epochs", "seed", "device", "threads", "eval_every", "batch_size", "test_subset"):
+        assert getattr(args, name) == getattr(default, name), name
