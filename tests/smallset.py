@@ -5,7 +5,8 @@ Two datasets of the first 40 architectures of the HyTAS sample, seeded random va
 real table has: on ksc architecture 2 was trained twice (runs 0 and 1), architecture 5 has no
 training result (absent, with its reason), architecture 3's GraSP failed (an error column), and the
 per-class accuracies are absent for the whole set (the manifest says why). Indian Pines carries a mean
-SNIP time per architecture; ksc none.
+SNIP time per architecture (ksc none), and SynFlow without its sign and in its attention and MLP
+parts (for the report's sign ablation and scale sections).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ UNTRAINED_REASON = "not trained in the small test set"
 GRASP_ERROR = "out of memory twice"
 CLASS_ACC_REASON = "per-class accuracies are not published for the small test set"
 SNIP_SECONDS = 0.25
-PROXIES = ("snip", "grasp", "naswot", "jacob_cov")
+PROXIES = ("snip", "grasp", "synflow", "naswot", "jacob_cov")
 
 
 def frames(seed: int = 0) -> Dict[str, "object"]:
@@ -40,6 +41,9 @@ def frames(seed: int = 0) -> Dict[str, "object"]:
             runs = (0, 1) if ds == "ksc" and a.id == REPEATED else (0,)
             params = float(rng.integers(20_000, 400_000))
             proxies = {f"proxy_{p}": float(rng.normal()) for p in PROXIES}
+            if ds == "indian_pines":  # SynFlow without its sign and in its attention and MLP parts
+                proxies.update(proxy_synflow__nosign=abs(proxies["proxy_synflow"]),
+                               proxy_synflow__attn=float(rng.uniform(1, 10)), proxy_synflow__mlp=float(rng.uniform(1e3, 1e4)))
             for run in runs:
                 oa = float(np.round(rng.uniform(0.55, 0.95), 4))
                 row = {"arch": str(a), "arch_id": a.id, "depth": a.depth, "embed_dim": a.embed_dim,

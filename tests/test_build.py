@@ -1,6 +1,8 @@
 """python -m builders.build end to end: real training steps on real Indian Pines and a synthetic
 cube, tables that Benchmark loads, kill -9 and resume, concurrent builders, failing units, shards
-and the Ray backend. Each build runs the CLI in its own process, as a user would."""
+and the Ray backend. Each build runs the CLI in its own process, as a user would. The default run
+keeps the tiny build and the option errors; the other builds (about 20-50 s each here) are marked
+slow and run in CI's slow job."""
 from __future__ import annotations
 
 import collections
@@ -145,6 +147,7 @@ def test_kill_9_and_resume_gives_the_uninterrupted_table(tiny_build, tmp_path):
     assert not list((work / "done").glob(".*.tmp"))  # an interrupted atomic write leaves nothing behind
 
 
+@pytest.mark.slow
 def test_two_builders_on_one_work_dir_never_run_a_unit_twice(tmp_path):
     work, out = tmp_path / "work", tmp_path / "tables"
     args = ["--device", "cpu", "--datasets", "indian_pines", "--archs", "1-120", "--kind", "cost"]
@@ -160,6 +163,7 @@ def test_two_builders_on_one_work_dir_never_run_a_unit_twice(tmp_path):
     assert len(frame) == 120 and frame["arch"].is_unique and frame["cost_params"].notna().all()
 
 
+@pytest.mark.slow
 def test_failing_unit_is_recorded_not_retried_when_deterministic_and_the_build_goes_on(tmp_path):
     need(DATASETS_DIR / "indian_pines" / "Indian_pines_corrected.mat", "the real Indian Pines cube")
     if (DATASETS_DIR / "ksc" / "KSC.mat").exists():
@@ -183,6 +187,7 @@ def test_failing_unit_is_recorded_not_retried_when_deterministic_and_the_build_g
     assert again.returncode == 1 and len(json.loads((work / "failed" / f"{key}.json").read_text())["attempts"]) == 1
 
 
+@pytest.mark.slow
 def test_shards_then_merge_only(tmp_path):
     work, out = tmp_path / "work", tmp_path / "tables"
     args = ["--device", "cpu", "--datasets", "indian_pines", "--archs", "1-12", "--kind", "cost"]
@@ -219,6 +224,7 @@ def test_ray_backend_on_a_local_instance(tiny_build, tmp_path):
     assert len(ran_counts(work)) == 4  # two cost and two train units, each run once
 
 
+@pytest.mark.slow
 def test_ingested_training_result_equals_the_builders_own(tiny_build, tmp_path):
     """A result of python -m hytasbench.train becomes the same unit, with the same numbers."""
     _, _, ref_out = tiny_build
@@ -240,6 +246,7 @@ def test_ingested_training_result_equals_the_builders_own(tiny_build, tmp_path):
     assert any("ingested" in n for n in Benchmark(source=out).manifest()["notes"])
 
 
+@pytest.mark.slow
 def test_scores_of_an_older_kernel_revision_are_left_out_then_refreshed(tmp_path):
     """A proxies unit written before croze's revision 2 (no revisions recorded, as the first shipped
     units): the merge nulls its croze with the reason and keeps snip; --refresh-stale recomputes
