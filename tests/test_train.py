@@ -102,6 +102,7 @@ def test_cuda_mixed_precision():
     assert r.device.startswith("cuda") and len(r.history) == 2
 
 
+@pytest.mark.slow
 def test_cli_writes_a_self_describing_json(tmp_path, shared_datasets):
     out = tmp_path / "r.json"
     assert main(["--arch", TINY, "--dataset", "ip", "--root", str(shared_datasets), "--synthetic", "--epochs", "1",
