@@ -120,7 +120,7 @@ def test_a_spent_budget_stops_cleanly_with_a_summary(tmp_path):
     assert "## Left for the next run" in (tmp_path / "out" / "summary.md").read_text()
 
 
-def test_bad_options_are_typed_errors(tmp_path):
+def test_bad_options_are_typed_errors(tmp_path, capsys):
     import gpu_check
     from hytasbench.errors import BuildError
 
@@ -133,7 +133,10 @@ def test_bad_options_are_typed_errors(tmp_path):
     for bad in (["nope"], ["x:device=cuda"], ["x:epochs=many"]):
         with pytest.raises(BuildError):
             gpu_check.resolve_protocols(bad)
-    res = check(tmp_path / "out", "--protocols", "nope")
-    assert res.returncode == 2 and "allowed: hytasbench-v1, hytas-sampler" in res.stderr
-    res = check(tmp_path / "out2", "--parts", "throughput,nothing")
-    assert res.returncode == 2 and "nothing" in res.stderr
+    # in-process, the same main() as the command (the budget test runs the command itself)
+    base = ["--device", "cpu", "--tiny", "--data-root", str(DATASETS_DIR)]
+    assert gpu_check.main(base + ["--out", str(tmp_path / "out"), "--protocols", "nope"]) == 2
+    assert "allowed: hytasbench-v1, hytas-sampler" in capsys.readouterr().err
+    assert gpu_check.main(base + ["--out", str(tmp_path / "out2"), "--parts", "throughput,nothing"]) == 2
+    assert "nothing" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out2").exists()  # refused before any work
