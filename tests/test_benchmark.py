@@ -125,7 +125,6 @@ def test_best_matches_brute_force(small_bench, dataset):
     small = df[df.cost_params <= cap]
     rec = small_bench.best(dataset, "oa", max_params=cap)
     assert rec.oa == small.metric_oa.max() and rec.params <= cap
-    assert rec.oa < df.metric_oa.max() or df.metric_oa.idxmax() in small.index
     rec = small_bench.best(dataset, "oa", min_flops=df.cost_flops.quantile(0.9))
     assert rec.oa == df[df.cost_flops >= df.cost_flops.quantile(0.9)].metric_oa.max()
     assert small_bench.best(dataset, "params").params == df.cost_params.min()
