@@ -1,4 +1,5 @@
-"""Shared fixtures: where the real data lives, and the imported HyTAS reference (built once)."""
+"""Shared fixtures: a small table set the tests write themselves (runs anywhere), where the real data
+lives, and the imported HyTAS reference (built once)."""
 from __future__ import annotations
 
 import os
@@ -44,6 +45,21 @@ def reference_bench(reference_tables):
     from hytasbench import Benchmark
 
     return Benchmark(source=reference_tables)
+
+
+@pytest.fixture(scope="session")
+def small_tables(tmp_path_factory) -> Path:
+    """The small table set of tests/smallset.py, written once with the real writer."""
+    import smallset
+
+    return smallset.write(tmp_path_factory.mktemp("small") / "small")
+
+
+@pytest.fixture(scope="session")
+def small_bench(small_tables):
+    from hytasbench import Benchmark
+
+    return Benchmark(source=small_tables)
 
 
 @pytest.fixture(scope="session")

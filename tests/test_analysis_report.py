@@ -12,6 +12,8 @@ from hytasbench.analysis import figures, report
 from hytasbench.analysis.data import SourceData, dataset_title
 from hytasbench.tables import write_table_set
 
+import smallset
+
 pytest.importorskip("matplotlib")
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -30,15 +32,22 @@ def _linked(markdown: str, kind: str) -> set:
 
 
 @pytest.fixture(scope="module")
-def reference_report(reference_tables, tmp_path_factory):
-    out = tmp_path_factory.mktemp("report")
-    path = report.build_report(str(reference_tables), out, n_boot=50, rf_fractions=(0.01,), rf_seeds=(0,),
-                               cache=False)
+def small_report(small_tables, tmp_path_factory):
+    """The whole report (every section, the forests, the figures) of the tests' small table set."""
+    path = report.build_report(str(small_tables), tmp_path_factory.mktemp("report"), n_boot=50, rf_fractions=(0.25,),
+                               rf_seeds=(0,), cache=False)
     return path, path.read_text(encoding="utf-8")
 
 
-def test_report_writes_markdown_tables_and_figures(reference_report):
-    path, text = reference_report
+@pytest.fixture(scope="module")
+def reference_report(reference_tables, tmp_path_factory):
+    path = report.build_report(str(reference_tables), tmp_path_factory.mktemp("reference_report"), n_boot=50,
+                               rf_fractions=(0.01,), rf_seeds=(0,), cache=False)
+    return path, path.read_text(encoding="utf-8")
+
+
+def test_report_writes_markdown_tables_and_figures(small_report):
+    path, text = small_report
     out = path.parent
     figs, tables = _linked(text, "figures"), _linked(text, "tables")
     assert {"figures/proxy_rho_heatmap.png", "figures/proxy_top1.png", "figures/rf_study.png",
@@ -51,18 +60,35 @@ def test_report_writes_markdown_tables_and_figures(reference_report):
     assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(Path(f).name for f in figs)
 
 
-def test_report_names_every_dataset_and_section(reference_report):
-    _, text = reference_report
-    for ds in ("indian_pines", "salinas", "houston2013", "paviau", "ksc"):
+def test_report_names_every_dataset_and_section(small_report):
+    _, text = small_report
+    for ds in smallset.DATASETS:
         assert dataset_title(ds) in text
     for n, title in enumerate(["Proxy quality", "Sign ablation", "Attention vs MLP", "Per-layer", "Factor analysis",
                                "Random-forest"], start=1):
         assert re.search(rf"^## {n}\. {title}", text, re.M)
     layers = text.split("## 4.")[1].split("## 5.")[0]
-    assert "Not available for this source" in layers  # the reference has no per-layer scores
-    quality = pd.read_csv(reference_report[0].parent / "tables" / "proxy_quality.csv")
+    assert "Not available for this source" in layers  # the small set has no per-layer scores
+    quality = pd.read_csv(small_report[0].parent / "tables" / "proxy_quality.csv")
+    snip = quality[(quality["proxy"] == "snip") & (quality["dataset"] == "ksc")].iloc[0]
+    assert snip["n"] == smallset.N_ARCHS - 1  # run 0 of the architectures with an OA
+    assert f"{snip['rho']:.2f} [" in text
+
+
+@pytest.mark.slow
+def test_report_of_the_reference(reference_report):
+    """The report of the authors' results: all five datasets, their figures and the sign ablation."""
+    path, text = reference_report
+    figs = _linked(text, "figures")
+    assert {"figures/proxy_rho_heatmap.png", "figures/sign_ablation.png", "figures/transfer_oa.png"} <= figs
+    for rel in figs:
+        _check_png(path.parent / rel)
+    for ds in ("indian_pines", "salinas", "houston2013", "paviau", "ksc"):
+        assert dataset_title(ds) in text
+    assert "Not available for this source" in text.split("## 4.")[1].split("## 5.")[0]  # no per-layer scores
+    quality = pd.read_csv(path.parent / "tables" / "proxy_quality.csv")
     synflow = quality[(quality["proxy"] == "synflow") & (quality["dataset"] == "ksc")].iloc[0]
-    assert f"{synflow['rho']:.2f} [" in text
+    assert synflow["n"] == 2000 and f"{synflow['rho']:.2f} [" in text
 
 
 def test_report_of_a_users_own_tables_with_per_layer_scores(tmp_path):
@@ -111,8 +137,8 @@ def test_report_command_says_what_is_wrong(tmp_path, capsys):
     assert "error:" in capsys.readouterr().err
 
 
-def test_figures_have_labelled_axes(reference_report):
-    tables = reference_report[0].parent / "tables"
+def test_figures_have_labelled_axes(small_report):
+    tables = small_report[0].parent / "tables"
     quality = pd.read_csv(tables / "proxy_quality.csv")
     results = {ds: part.reset_index(drop=True) for ds, part in quality.groupby("dataset", sort=False)}
     best = {ds: float(part["best"].max()) for ds, part in results.items()}

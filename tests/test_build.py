@@ -1,6 +1,8 @@
 """python -m builders.build end to end: real training steps on real Indian Pines and a synthetic
 cube, tables that Benchmark loads, kill -9 and resume, concurrent builders, failing units, shards
-and the Ray backend. Each build runs the CLI in its own process, as a user would."""
+and the Ray backend. Each build runs the CLI in its own process, as a user would. The default run
+keeps the tiny build and the option errors; the other builds (about 20-50 s each here) are marked
+slow and run in CI's slow job."""
 from __future__ import annotations
 
 import collections
@@ -25,6 +27,7 @@ PY = sys.executable
 TINY_ARCHS = "121,397"  # e32, depth 4: the cheapest subnets of HyTAS-2000
 TINY = ["--device", "cpu", "--datasets", "indian_pines,salinas", "--synthetic", "salinas", "--archs", TINY_ARCHS,
         "--kind", "train", "--epochs", "1", "--test-subset", "64"]
+ONE_ARCH = [a if a != TINY_ARCHS else "397" for a in TINY] + ["--workers", "2"]
 TIMING = ("metric_train_seconds", "device")  # columns allowed to differ between equal builds
 
 
@@ -62,25 +65,35 @@ def deterministic(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[keep].sort_values(["arch", "run"]).reset_index(drop=True)
 
 
-@pytest.fixture(scope="module")
-def tiny_build(tmp_path_factory):
-    """The reference tiny build, uninterrupted: (tmp, work, out)."""
+def _build_once(tmp_path_factory, options) -> tuple:
     need(DATASETS_DIR / "indian_pines" / "Indian_pines_corrected.mat", "the real Indian Pines cube")
     need(DATASETS_DIR / "salinas" / "Salinas_gt.mat", "the Salinas label map")
     tmp = tmp_path_factory.mktemp("tiny")
     work, out = tmp / "work", tmp / "tables"
-    res = build(tmp, work, out, *TINY)
+    res = build(tmp, work, out, *options)
     assert res.returncode == 0, res.stderr
     return tmp, work, out
 
 
-def test_tiny_build_end_to_end(tiny_build):
-    tmp, work, out = tiny_build
+@pytest.fixture(scope="module")
+def tiny_build(tmp_path_factory):
+    """The reference tiny build of the slow tests, uninterrupted: (tmp, work, out)."""
+    return _build_once(tmp_path_factory, TINY)
+
+
+@pytest.fixture(scope="module")
+def one_arch_build(tmp_path_factory):
+    """The same build for the smallest architecture alone, on two CPU workers (four units: about 30 s here)."""
+    return _build_once(tmp_path_factory, ONE_ARCH)
+
+
+def test_tiny_build_end_to_end(one_arch_build):
+    tmp, work, out = one_arch_build
     bench = Benchmark(source=out)
     assert bench.sources == ["tiny"] and bench.datasets() == ["indian_pines", "salinas"]
     for ds in ("indian_pines", "salinas"):
-        assert bench.num_rows(ds) == 2
-        for arch_id in (121, 397):
+        assert bench.num_rows(ds) == 1
+        for arch_id in (397,):
             rec = bench.query(arch_id, ds)
             assert 0.0 <= rec.oa <= 1.0 and 0.0 <= rec.aa <= 1.0 and -1.0 <= rec.kappa <= 1.0
             assert rec.params > 0 and rec.flops > 0 and rec["train_seconds"] > 0
@@ -91,18 +104,18 @@ def test_tiny_build_end_to_end(tiny_build):
             assert str(rec.arch) == str(space.parse(arch_id))
     from hytasbench.model import build_model_for, count_flops, count_params
 
-    model = build_model_for(121, "indian_pines")
-    rec = bench.query(121, "indian_pines")
+    model = build_model_for(397, "indian_pines")
+    rec = bench.query(397, "indian_pines")
     assert (rec.params, rec.flops) == (count_params(model), count_flops(model))
     assert rec.reason("snip")  # proxies were not built: absent with a reason
     m = bench.manifest()
     assert m["build"]["command"].startswith("python -m builders.build ")
-    assert m["build"]["coverage"]["indian_pines"]["units"]["train"] == {"selected": 2, "done": 2, "failed": 0}
+    assert m["build"]["coverage"]["indian_pines"]["units"]["train"] == {"selected": 1, "done": 1, "failed": 0}
     assert m["build"]["config"]["synthetic_cubes"] == ["salinas"]
     assert "library_version" in m["build"] and "git_commit" in m["build"]
     assert not list((work / "locks").glob("*.lock"))
     assert set(ran_counts(work).values()) == {1}
-    again = build(tmp, work, out, *TINY)  # idempotent: nothing left to run, same table
+    again = build(tmp, work, out, *ONE_ARCH)  # idempotent: nothing left to run, same table
     assert again.returncode == 0 and set(ran_counts(work).values()) == {1}
     for ds in ("indian_pines", "salinas"):
         pd.testing.assert_frame_equal(deterministic(Benchmark(source=out).frame(ds)), deterministic(bench.frame(ds)))
@@ -145,6 +158,7 @@ def test_kill_9_and_resume_gives_the_uninterrupted_table(tiny_build, tmp_path):
     assert not list((work / "done").glob(".*.tmp"))  # an interrupted atomic write leaves nothing behind
 
 
+@pytest.mark.slow
 def test_two_builders_on_one_work_dir_never_run_a_unit_twice(tmp_path):
     work, out = tmp_path / "work", tmp_path / "tables"
     args = ["--device", "cpu", "--datasets", "indian_pines", "--archs", "1-120", "--kind", "cost"]
@@ -160,6 +174,7 @@ def test_two_builders_on_one_work_dir_never_run_a_unit_twice(tmp_path):
     assert len(frame) == 120 and frame["arch"].is_unique and frame["cost_params"].notna().all()
 
 
+@pytest.mark.slow
 def test_failing_unit_is_recorded_not_retried_when_deterministic_and_the_build_goes_on(tmp_path):
     need(DATASETS_DIR / "indian_pines" / "Indian_pines_corrected.mat", "the real Indian Pines cube")
     if (DATASETS_DIR / "ksc" / "KSC.mat").exists():
@@ -183,6 +198,7 @@ def test_failing_unit_is_recorded_not_retried_when_deterministic_and_the_build_g
     assert again.returncode == 1 and len(json.loads((work / "failed" / f"{key}.json").read_text())["attempts"]) == 1
 
 
+@pytest.mark.slow
 def test_shards_then_merge_only(tmp_path):
     work, out = tmp_path / "work", tmp_path / "tables"
     args = ["--device", "cpu", "--datasets", "indian_pines", "--archs", "1-12", "--kind", "cost"]
@@ -197,11 +213,18 @@ def test_shards_then_merge_only(tmp_path):
     assert set(ran_counts(work).values()) == {1} and len(ran_counts(work)) == 12
 
 
-def test_bad_options_are_typed_errors(tmp_path):
+def test_bad_options_are_typed_errors(tmp_path, capsys):
+    """Each bad option in-process (the same main() the command runs), then one as a real command."""
+    from builders.build import main
+
     for bad in (["--shard", "3/2"], ["--kind", "everything"], ["--datasets", "mars"], ["--archs", "0"],
                 ["--time-limit", "soon"], ["--device", "cuda", "--gpu", "99"], ["--device", "cuda", "--gpu", "0,x"]):
-        res = build(tmp_path, tmp_path / "w", tmp_path / "o", "--device", "cpu", *bad, timeout=120)
-        assert res.returncode == 2 and res.stderr.startswith("error: "), (bad, res.stderr)
+        code = main(_args(tmp_path / "w", tmp_path / "o", ["--device", "cpu", *bad])[3:])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("error: "), (bad, err)
+    assert not (tmp_path / "w").exists()
+    res = build(tmp_path, tmp_path / "w", tmp_path / "o", "--device", "cpu", "--datasets", "mars", timeout=120)
+    assert res.returncode == 2 and res.stderr.startswith("error: ") and "mars" in res.stderr, res.stderr
 
 
 @pytest.mark.ray
@@ -219,6 +242,7 @@ def test_ray_backend_on_a_local_instance(tiny_build, tmp_path):
     assert len(ran_counts(work)) == 4  # two cost and two train units, each run once
 
 
+@pytest.mark.slow
 def test_ingested_training_result_equals_the_builders_own(tiny_build, tmp_path):
     """A result of python -m hytasbench.train becomes the same unit, with the same numbers."""
     _, _, ref_out = tiny_build
@@ -240,6 +264,7 @@ def test_ingested_training_result_equals_the_builders_own(tiny_build, tmp_path):
     assert any("ingested" in n for n in Benchmark(source=out).manifest()["notes"])
 
 
+@pytest.mark.slow
 def test_scores_of_an_older_kernel_revision_are_left_out_then_refreshed(tmp_path):
     """A proxies unit written before croze's revision 2 (no revisions recorded, as the first shipped
     units): the merge nulls its croze with the reason and keeps snip; --refresh-stale recomputes

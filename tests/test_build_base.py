@@ -39,6 +39,7 @@ def build(*extra):
     return main(["--device", "cpu", "--datasets", "indian_pines", "--kind", "proxies", "--quiet", *extra])
 
 
+@pytest.mark.slow
 def test_continue_from_tables_after_the_work_directory_is_gone(tmp_path, data_root):
     first, second, work = tmp_path / "first", tmp_path / "second", tmp_path / "work"
     common = ["--data-root", data_root, "--proxies", "synflow,snip"]

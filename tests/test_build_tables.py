@@ -54,12 +54,14 @@ def test_non_editable_install_ships_the_tables(tmp_path):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
+    # without the caller's PYTHONPATH: with PYTHONPATH=. the checkout's egg-info (written by the wheel
+    # build above) tells pip the package is installed already, and pip installs nothing
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HYTASBENCH_TABLES")}
     target = Path(subprocess.run([str(py), "-c", "import site; print(site.getsitepackages()[0])"],
-                                 capture_output=True, text=True, check=True).stdout.strip())
+                                 capture_output=True, text=True, check=True, env=env).stdout.strip())
     (target / "deps.pth").write_text(site.getsitepackages()[0] + "\n")  # numpy, pandas, pyarrow: no network
     subprocess.run([str(py), "-m", "pip", "install", "--no-index", "--no-deps", *map(str, wheels.glob("*.whl"))],
-                   check=True, capture_output=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HYTASBENCH_TABLES")}
+                   check=True, capture_output=True, env=env, cwd=tmp_path)
     env["HYTASBENCH_CACHE"] = str(tmp_path / "empty-cache")
     out = subprocess.run([str(env_dir / "bin" / "hytasbench"), "info", "--json"], capture_output=True, text=True,
                          env=env, cwd=tmp_path, check=True).stdout

@@ -76,6 +76,7 @@ def test_evaluate_proxy_end_to_end_on_real_indian_pines(tmp_path, data_root, ref
     assert mine["rho"] == pytest.approx(spearmanr(order, oa).statistic, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_failures_are_recorded_per_unit_and_the_cli_resumes(tmp_path, data_root, reference_tables, capsys):
     from hytasbench.cli import main
 

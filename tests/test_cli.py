@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import smallset
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -15,31 +17,30 @@ def run(*args: str, env=None) -> subprocess.CompletedProcess:
                           env={**os.environ, **(env or {})})
 
 
-def test_query_json_and_text(reference_tables):
-    out = run("query", "1", "indian", "--source", str(reference_tables), "--json")
+def test_query_json_and_text(small_tables, small_bench):
+    out = run("query", "1", "indian", "--source", str(small_tables), "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert data["metric_oa"] == 0.8073 and data["arch_id"] == 1 and data["source"] == "hytas"
-    out = run("query", "e48-h466533-r451343", "ksc", "--source", str(reference_tables), "--fields", "oa", "params")
+    assert data["metric_oa"] == small_bench.query(1, "indian_pines").oa and data["arch_id"] == 1
+    assert data["source"] == "small"
+    out = run("query", "e48-h466533-r451343", "ksc", "--source", str(small_tables), "--fields", "oa", "params")
     assert out.returncode == 0 and "metric_oa" not in out.stdout  # --fields keeps the short names
     assert "oa" in out.stdout and "params" in out.stdout
 
 
-def test_query_shows_why_a_value_is_missing(reference_tables):
-    from hytasbench import Benchmark
-
-    df = Benchmark(source=reference_tables).frame("houston")
-    arch = df[df.metric_oa.isna()].arch.iloc[0]
-    out = run("query", arch, "houston", "--source", str(reference_tables))
-    assert out.returncode == 0 and "1966 of the 2000" in out.stdout
+def test_query_shows_why_a_value_is_missing(small_tables):
+    out = run("query", str(smallset.UNTRAINED), "ksc", "--source", str(small_tables))
+    assert out.returncode == 0 and smallset.UNTRAINED_REASON in out.stdout
+    out = run("query", str(smallset.GRASP_FAILED), "ksc", "--source", str(small_tables))
+    assert out.returncode == 0 and smallset.GRASP_ERROR in out.stdout
 
 
-def test_info(reference_tables):
-    out = run("info", "--source", str(reference_tables), "--json")
-    info = json.loads(out.stdout)["sources"]["hytas"]["datasets"]
-    assert set(info) == {"indian_pines", "salinas", "houston2013", "paviau", "ksc"}
-    assert info["houston2013"]["rows"] == 2074 and info["houston2013"]["architectures"] == 2000
-    assert "hytas" in run("info", "--source", str(reference_tables)).stdout
+def test_info(small_tables):
+    out = run("info", "--source", str(small_tables), "--json")
+    info = json.loads(out.stdout)["sources"]["small"]["datasets"]
+    assert set(info) == set(smallset.DATASETS)
+    assert info["ksc"]["rows"] == smallset.N_ARCHS + 1 and info["ksc"]["architectures"] == smallset.N_ARCHS
+    assert "small" in run("info", "--source", str(small_tables)).stdout
 
 
 def test_import_into_the_cache(reference_dir, tmp_path):
@@ -51,8 +52,8 @@ def test_import_into_the_cache(reference_dir, tmp_path):
     assert json.loads(out.stdout)["dataset"] == "paviau"
 
 
-def test_errors_exit_nonzero_with_a_message(reference_tables):
-    out = run("query", "1", "mars", "--source", str(reference_tables))
+def test_errors_exit_nonzero_with_a_message(small_tables):
+    out = run("query", "1", "mars", "--source", str(small_tables))
     assert out.returncode == 2 and "unknown dataset 'mars'" in out.stderr and "Traceback" not in out.stderr
-    out = run("query", "e32-h33-r11", "indian", "--source", str(reference_tables))
+    out = run("query", "e32-h33-r11", "indian", "--source", str(small_tables))
     assert out.returncode == 2 and "depth" in out.stderr

@@ -1,6 +1,7 @@
 """benchmarks/gpu_check.py end to end at toy scale on CPU (the dry run of the GPU check): every
 part runs and writes what docs/building.md says, a second run resumes instead of redoing, and a
-spent budget stops the check cleanly with a summary of what was left."""
+spent budget stops the check cleanly with a summary of what was left. The whole tiny check (minutes
+of CPU) runs in the slow set; the default run keeps the budget stop and the option errors."""
 from __future__ import annotations
 
 import json
@@ -42,6 +43,7 @@ def part(out: Path, name: str) -> dict:
     return json.loads((out / "parts" / f"{name}.json").read_text())
 
 
+@pytest.mark.slow  # the tiny check takes minutes of CPU
 def test_every_part_runs_and_reports(tiny_check):
     out, ref = tiny_check
     summary = json.loads((out / "summary.json").read_text())
@@ -77,6 +79,7 @@ def test_every_part_runs_and_reports(tiny_check):
     assert len(proj["check_against_build"]) == 1 and proj["check_against_build"][0]["ratio"] > 0
 
 
+@pytest.mark.slow  # the tiny check takes minutes of CPU
 def test_protocol_results_are_ingestible_training_results(tiny_check, tmp_path):
     out, ref = tiny_check
     from builders.ingest import ingest
@@ -97,6 +100,7 @@ def test_protocol_results_are_ingestible_training_results(tiny_check, tmp_path):
             assert row["small_published_same_archs"]["n"] == 1
 
 
+@pytest.mark.slow  # the tiny check takes minutes of CPU
 def test_a_second_run_resumes_instead_of_redoing(tiny_check):
     out, ref = tiny_check
     before = {p: p.stat().st_mtime_ns for p in (out / "protocol" / "results").glob("*.json")}
@@ -116,7 +120,7 @@ def test_a_spent_budget_stops_cleanly_with_a_summary(tmp_path):
     assert "## Left for the next run" in (tmp_path / "out" / "summary.md").read_text()
 
 
-def test_bad_options_are_typed_errors(tmp_path):
+def test_bad_options_are_typed_errors(tmp_path, capsys):
     import gpu_check
     from hytasbench.errors import BuildError
 
@@ -129,7 +133,10 @@ def test_bad_options_are_typed_errors(tmp_path):
     for bad in (["nope"], ["x:device=cuda"], ["x:epochs=many"]):
         with pytest.raises(BuildError):
             gpu_check.resolve_protocols(bad)
-    res = check(tmp_path / "out", "--protocols", "nope")
-    assert res.returncode == 2 and "allowed: hytasbench-v1, hytas-sampler" in res.stderr
-    res = check(tmp_path / "out2", "--parts", "throughput,nothing")
-    assert res.returncode == 2 and "nothing" in res.stderr
+    # in-process, the same main() as the command (the budget test runs the command itself)
+    base = ["--device", "cpu", "--tiny", "--data-root", str(DATASETS_DIR)]
+    assert gpu_check.main(base + ["--out", str(tmp_path / "out"), "--protocols", "nope"]) == 2
+    assert "allowed: hytasbench-v1, hytas-sampler" in capsys.readouterr().err
+    assert gpu_check.main(base + ["--out", str(tmp_path / "out2"), "--parts", "throughput,nothing"]) == 2
+    assert "nothing" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out2").exists()  # refused before any work

@@ -35,9 +35,9 @@ def test_parser_yields_an_arch_or_a_typed_error(value):
 
 @settings(max_examples=1200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(anything, st.one_of(st.sampled_from(["indian", "ksc", "pavia", "houston"]), st.text(max_size=12), ints))
-def test_query_yields_a_record_or_a_typed_error(reference_bench, arch, dataset):
+def test_query_yields_a_record_or_a_typed_error(small_bench, arch, dataset):
     try:
-        rec = reference_bench.query(arch, dataset)
+        rec = small_bench.query(arch, dataset)
     except HytasError:
         return
-    assert rec["dataset"] in ("indian_pines", "ksc", "paviau", "houston2013")
+    assert rec["dataset"] in ("indian_pines", "ksc")

@@ -61,6 +61,22 @@ def test_indian_pines_oa_of_architecture_1(reference_bench):
     assert rec["source"] == "hytas"
 
 
+def test_reference_records_say_where_they_come_from(reference_bench):
+    rec = reference_bench.query(1, "ksc")
+    assert rec.provenance["source"] == "hytas" and rec.provenance["protocol"] == "hytas-upstream"
+    assert "not recorded" in rec.provenance["protocol_description"]  # the authors' settings are unknown
+    assert rec.class_acc is None and "not published" in rec.reason("class_acc")
+
+
+def test_houston_runs_and_gaps_through_the_query_api(reference_bench):
+    """The reference's repeats (Salinas) and gaps (Houston) as the query API serves them."""
+    df = reference_bench.frame("salinas", runs="all")
+    twice = df[df.run == 1].arch.iloc[0]
+    assert [r["run"] for r in reference_bench.runs(twice, "salinas")] == [0, 1]
+    missing = reference_bench.frame("houston").query("metric_oa != metric_oa").arch.iloc[0]
+    assert reference_bench.has(missing, "houston") and not reference_bench.has(missing, "houston", "oa")
+
+
 def test_jacob_cov_flip_is_applied_only_where_upstream_disagrees(reference_bench, reference_dir):
     for dataset, folder in FOLDERS.items():
         raw = pd.read_csv(reference_dir / "outputs" / folder / "search_results_jacob_cov.csv")

@@ -16,9 +16,12 @@ from hytasbench.errors import (ArchitectureNotInTableError, InvalidBudgetError, 
                                UnknownAlgorithmError, UnknownFieldError)
 from hytasbench.nas import (ALGORITHMS, TRAIN, Budget, Query, RandomSearch, RegularizedEvolution, SearchProblem,
                             Searcher, TabulatedSpace, expected_best_of_n, make_searcher, run_many, run_search, train)
+from hytasbench.nas.cli import main as search_main
 from hytasbench.nas.cli import parse_budget
 from hytasbench.nas.regret import regret_curve, regret_matrix, regret_table
 from hytasbench.space import distance, hytas2000, mutate, parse
+
+import smallset
 
 # Small parameters so that every algorithm does all of its phases within the synthetic budgets.
 FAST = {"zero_cost": {"n_candidates": 40}, "zero_cost_evolution": {"n_candidates": 40},
@@ -259,6 +262,32 @@ def test_missing_oa_rows_are_excluded():
         p.space.index(frame.arch[3])
 
 
+def test_problem_from_a_benchmark(small_bench):
+    """from_benchmark takes the table's OA and training time, the manifest's mean proxy time where no
+    per-row time exists, an explicit time over none, and invents no time for a dataset without one."""
+    ip = SearchProblem.from_benchmark(small_bench, "indian_pines")
+    frame = small_bench.frame("indian_pines")
+    assert ip.space.n == len(frame) == smallset.N_ARCHS and ip.source == "small"
+    np.testing.assert_array_equal(ip.oa, frame.metric_oa)
+    np.testing.assert_array_equal(ip.train_seconds, frame.metric_train_seconds)
+    assert ip.cost_source("snip") is not None and ip.cost_source("naswot") is None
+    t = run_search(make_searcher("zero_cost", n_candidates=10, top_k=2), ip, Budget(seconds=10 ** 5))
+    assert t.cost[:10].tolist() == [smallset.SNIP_SECONDS] * 10
+    assert t.cost[10:].tolist() == ip.train_seconds[t.index[10:]].tolist()
+    with pytest.raises(MissingCostError, match="naswot"):
+        run_search(make_searcher("zero_cost", proxy="naswot"), ip, Budget(seconds=10 ** 5))
+    explicit = SearchProblem.from_benchmark(small_bench, "indian_pines", proxy_seconds={"naswot": 0.75})
+    t = run_search(make_searcher("zero_cost", proxy="naswot", n_candidates=5), explicit, Budget(seconds=10 ** 5))
+    assert t.cost[:5].tolist() == [0.75] * 5
+    with pytest.warns(UserWarning, match="no recorded OA"):
+        ksc = SearchProblem.from_benchmark(small_bench, "ksc")
+    assert ksc.space.n == smallset.N_ARCHS - 1 and np.isfinite(ksc.oa).all()
+    with pytest.raises(ArchitectureNotInTableError):
+        ksc.space.index(str(parse(smallset.UNTRAINED)))
+    with pytest.raises(MissingCostError, match="ksc"):
+        run_search(make_searcher("zero_cost"), ksc, Budget(seconds=10 ** 5))
+
+
 # ---- the closed form and regret -----------------------------------------------------------------
 
 def test_expected_best_of_n_against_enumeration():
@@ -304,3 +333,19 @@ def test_parse_accepts_table_strings(problem):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         SearchProblem(synthetic_frame(n=50), dataset="small")  # no rows dropped, no warning
+
+
+def test_search_command(small_tables, tmp_path, capsys):
+    out, curve = tmp_path / "runs.csv", tmp_path / "curve.csv"
+    code = search_main(["--algo", "random_search", "local_search", "--dataset", "indian_pines", "--budget", "2h",
+                        "--seeds", "5", "--source", str(small_tables), "--out", str(out), "--curve", str(curve)])
+    text = capsys.readouterr().out
+    assert code == 0 and "local_search" in text and "random_search" in text and "test-set OA" in text
+    assert out.stat().st_size > 0 and curve.stat().st_size > 0
+    assert search_main(["--algo", "bogus", "--dataset", "indian_pines", "--budget", "2h",
+                        "--source", str(small_tables)]) == 2
+    assert "unknown search algorithm 'bogus'" in capsys.readouterr().err
+    assert search_main(["--algo", "random_search", "--dataset", "indian_pines", "--budget=-2h",
+                        "--source", str(small_tables)]) == 2
+    assert search_main(["--algo", "zero_cost", "--param", "n_candidates=oops", "--dataset", "indian_pines",
+                        "--budget", "2h", "--source", str(small_tables)]) == 2

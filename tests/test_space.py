@@ -10,13 +10,15 @@ from hytasbench import space
 from hytasbench.errors import InvalidArchitectureError
 from hytasbench.space import Arch
 
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader where PyYAML has it: 2000 files
+
 
 def test_sampler_equals_the_authors_2000_configs_in_order(reference_dir):
     archs = space.hytas2000()
     assert len(archs) == 2000
     folder = reference_dir / "experiments" / "config2000"
     for i, arch in enumerate(archs, start=1):
-        cfg = yaml.safe_load((folder / f"configspace-hyper2-{i}.yaml").read_text())["RETRAIN"]
+        cfg = yaml.load((folder / f"configspace-hyper2-{i}.yaml").read_text(), Loader=SAFE_LOADER)["RETRAIN"]
         assert (cfg["DEPTH"], cfg["EMBED_DIM"], tuple(cfg["NUM_HEADS"]), tuple(cfg["MLP_RATIO"])) == \
             (arch.depth, arch.embed_dim, arch.num_heads, arch.mlp_ratio), f"config {i}"
 

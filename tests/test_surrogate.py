@@ -44,10 +44,14 @@ def _write(folder: Path, n: int = 250, oa: bool = True, name: str = "made") -> P
     return folder
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    """A private cache (the surrogate's JSON calibration and the table index land there)."""
-    monkeypatch.setenv("HYTASBENCH_CACHE", str(tmp_path / "cache"))
+@pytest.fixture(scope="module", autouse=True)
+def _cache(tmp_path_factory):
+    """A private cache for this module (the surrogate's JSON calibration and the table index land
+    there), shared by its tests so that a table's calibration is computed once."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HYTASBENCH_CACHE", str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +135,8 @@ def test_same_table_same_surrogate(bench, made, tmp_path):
 
 
 @pytest.mark.slow
-def test_calibration_cache_is_json_bound_to_the_digest(bench, tmp_path):
+def test_calibration_cache_is_json_bound_to_the_digest(bench, tmp_path, monkeypatch):
+    monkeypatch.setenv("HYTASBENCH_CACHE", str(tmp_path / "cache"))  # empty: this test's fit writes the file
     fitted_module._FITTED.clear()
     sur = surrogate_for(bench, "indian_pines")
     files = list((tmp_path / "cache" / "surrogate").glob("*.json"))
@@ -159,12 +164,13 @@ def test_errors_are_typed(bench, tmp_path):
         tiny.predict(1, "indian_pines")
 
 
-def test_querying_the_surrogate_imports_no_torch(made, tmp_path):
+def test_querying_the_surrogate_imports_no_torch(bench, made, _cache):
+    surrogate_for(bench, "indian_pines")  # the calibration is in the cache: the subprocess fits the forest only
     code = ("import sys; from hytasbench import Benchmark; "
             f"p = Benchmark(source={str(made)!r}).predict('e240-h3333-r6666', 'indian_pines'); "
             "assert 'torch' not in sys.modules, 'torch imported'; print(p.oa)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
-                         env={"PYTHONPATH": str(REPO), "HYTASBENCH_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin"})
+                         env={"PYTHONPATH": str(REPO), "HYTASBENCH_CACHE": str(_cache), "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr
     assert 0 < float(out.stdout) < 1
 
@@ -179,11 +185,11 @@ def full(bench) -> SurrogateProblem:
 def test_existing_searchers_run_on_the_full_space(full):
     table = set(hytas2000()[:250])
     for name in ("random_search", "regularized_evolution", "local_search"):
-        t = run_search(make_searcher(name), full, Budget(trainings=60), seed=0, n_workers=4)
+        t = run_search(make_searcher(name), full, Budget(trainings=30), seed=0, n_workers=4)
         archs = [full.space.archs[i] for i in t.index]
-        assert len(archs) == 60 and all(0 <= v <= 1 for v in t.value)
+        assert len(archs) == 30 and all(0 <= v <= 1 for v in t.value)
         assert any(a not in table for a in archs)
-    evo = run_search(make_searcher("regularized_evolution", population_size=10), full, Budget(trainings=80), seed=1)
+    evo = run_search(make_searcher("regularized_evolution", population_size=10), full, Budget(trainings=40), seed=1)
     assert max(evo.index) >= full.space.n  # mutation reached architectures outside the random pool
 
 
@@ -204,9 +210,9 @@ def test_full_space_values_are_seeded_noise_around_the_surrogate(bench, full):
 
 def test_same_seed_same_full_space_trajectory(bench, full):
     """The trajectory (as architectures) does not depend on what earlier runs added to the space."""
-    a = run_many(make_searcher("regularized_evolution"), full, Budget(trainings=50), seeds=[2], n_workers=4)
+    a = run_many(make_searcher("regularized_evolution"), full, Budget(trainings=30), seeds=[2], n_workers=4)
     fresh = SurrogateProblem.from_benchmark(bench, "indian_pines", pool=500)
-    b = run_many(make_searcher("regularized_evolution"), fresh, Budget(trainings=50), seeds=[2], n_workers=4)
+    b = run_many(make_searcher("regularized_evolution"), fresh, Budget(trainings=30), seeds=[2], n_workers=4)
     pd.testing.assert_frame_equal(a.frame.drop(columns=[]), b.frame)
 
 
