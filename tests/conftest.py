@@ -80,10 +80,31 @@ def toy280():
     return HSIData("toy", cube, rc[~test], y[~test], rc[test], y[test], ("a", "b", "c"), 3)
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """The hostile suite's closing count (tests/hostile_tally.py), when any of its cases ran."""
+def _tally_module():
     import sys
 
-    tally = sys.modules.get("hostile_tally") or sys.modules.get("tests.hostile_tally")
+    return sys.modules.get("hostile_tally") or sys.modules.get("tests.hostile_tally")
+
+
+def pytest_sessionfinish(session):
+    """Under pytest-xdist each worker hands its hostile-case counts to the controller."""
+    tally = _tally_module()
+    if hasattr(session.config, "workeroutput") and tally is not None:
+        session.config.workeroutput["hostile_tally"] = dict(tally.TALLY)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """The controller's side (an xdist hook): add a finished worker's counts to its own."""
+    counts = getattr(node, "workeroutput", {}).get("hostile_tally")
+    if counts:
+        import hostile_tally
+
+        hostile_tally.TALLY.update(counts)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The hostile suite's closing count (tests/hostile_tally.py), when any of its cases ran."""
+    tally = _tally_module()
     if tally is not None and sum(tally.TALLY.values()):
         terminalreporter.write_sep("-", tally.summary())
