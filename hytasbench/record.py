@@ -6,7 +6,7 @@ Short names resolve by kind: ``rec.oa`` is ``metric_oa``, ``rec.params`` is ``co
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Mapping, Optional
 
 from .errors import UnknownFieldError
 from .schema import COST_PREFIX, METRIC_PREFIX, metric_column, proxy_column, score_names
@@ -16,78 +16,24 @@ if TYPE_CHECKING:  # pragma: no cover
     from .view import TableView
 
 
-class RecordAccess(Mapping[str, Any]):
-    """What table records and live records share: attribute access to short names, the grouped
-    views by column kind and the lenient ``get``. Subclasses give ``__getitem__`` (resolving short
-    names, None for an absent value) and ``_columns``."""
-
-    __slots__ = ()
-
-    def _columns(self) -> Sequence[str]:
-        raise NotImplementedError
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            value = self[name]
-        except UnknownFieldError as exc:
-            raise AttributeError(str(exc)) from None
-        # Python reaches __getattr__ only after a failed lookup, which costs about a microsecond;
-        # a field name read once becomes a class property, so the next read is a plain lookup.
-        if name.isidentifier():
-            setattr(type(self), name, property(self._field_getter(name)))
-        return value
-
-    @staticmethod
-    def _field_getter(name: str) -> Callable[["RecordAccess"], Any]:
-        def get(self: "RecordAccess") -> Any:
+def _field_getter(name: str) -> Callable[["Record"], Any]:
+    """``rec.<name>`` for a name already resolved once: the cached column, inline."""
+    def get(self: "Record") -> Any:
+        col = self._view._alias.get(name)
+        if col is None:  # not resolved in this record's table yet, or not a column of it
             try:
                 return self[name]
             except UnknownFieldError as exc:
                 raise AttributeError(str(exc)) from None
+        value = self._view.data[col][self._row]
+        return None if value != value else value
 
-        return get
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._columns())
-
-    def __len__(self) -> int:
-        return len(self._columns())
-
-    def _group(self, prefix: str) -> Dict[str, Any]:
-        return {c[len(prefix):]: self[c] for c in self._columns() if c.startswith(prefix)}
-
-    @property
-    def metrics(self) -> Dict[str, Any]:
-        return self._group(METRIC_PREFIX)
-
-    @property
-    def costs(self) -> Dict[str, Any]:
-        return self._group(COST_PREFIX)
-
-    @property
-    def proxies(self) -> Dict[str, Any]:
-        """Every proxy score and variant, without the per-layer lists, timings and error flags."""
-        return {name: self[proxy_column(name)] for name in score_names(self._columns())}
-
-    def available(self, name: str) -> bool:
-        """True when the value exists (not absent, not null)."""
-        try:
-            return self[name] is not None
-        except UnknownFieldError:
-            return False
-
-    def get(self, key: str, default: Any = None) -> Any:
-        try:
-            value = self[key]
-        except UnknownFieldError:
-            return default
-        return default if value is None else value
+    return get
 
 
-class Record(RecordAccess):
-    """Read-only view of one (architecture, dataset, source, run) row."""
+class Record(Mapping[str, Any]):
+    """Read-only view of one (architecture, dataset, source, run) row: a mapping over the full
+    column names that also takes short names, and attribute access to them (``rec.oa``)."""
 
     __slots__ = ("_view", "_row")
 
@@ -109,31 +55,61 @@ class Record(RecordAccess):
         value = view.data[col][self._row]
         return None if value != value else value  # NaN means absent, like null
 
-    def _columns(self) -> Sequence[str]:
-        return self._view.columns
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._view.columns)
 
-    @staticmethod
-    def _field_getter(name: str) -> Callable[["Record"], Any]:
-        """``rec.<name>`` for a name already resolved once: the cached column, inline."""
-        def get(self: "Record") -> Any:
-            col = self._view._alias.get(name)
-            if col is None:  # not a column of this record's table: absent (None) or AttributeError
-                try:
-                    return self[name]
-                except UnknownFieldError as exc:
-                    raise AttributeError(str(exc)) from None
-            value = self._view.data[col][self._row]
-            return None if value != value else value
+    def __len__(self) -> int:
+        return len(self._view.columns)
 
-        return get
-
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            value = self[name]
+        except UnknownFieldError as exc:
+            raise AttributeError(str(exc)) from None
+        # Python reaches __getattr__ only after a failed lookup, which costs about a microsecond;
+        # a field name read once becomes a class property, so the next read is a plain lookup.
+        if name.isidentifier():
+            setattr(Record, name, property(_field_getter(name)))
+        return value
 
     def __repr__(self) -> str:
         oa = self.get(metric_column("oa"))
         return (f"Record({self._view.value('arch', self._row)}, {self._view.dataset}, source={self._view.source!r}, "
                 f"run={self._view.value('run', self._row)}, oa={oa})")
 
+    def available(self, name: str) -> bool:
+        """True when the value exists (not absent, not null)."""
+        try:
+            return self[name] is not None
+        except UnknownFieldError:
+            return False
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            value = self[key]
+        except UnknownFieldError:
+            return default
+        return default if value is None else value
+
     # -- grouped views -------------------------------------------------------------------------
+    def _group(self, prefix: str) -> Dict[str, Any]:
+        return {c[len(prefix):]: self[c] for c in self._view.columns if c.startswith(prefix)}
+
+    @property
+    def metrics(self) -> Dict[str, Any]:
+        return self._group(METRIC_PREFIX)
+
+    @property
+    def costs(self) -> Dict[str, Any]:
+        return self._group(COST_PREFIX)
+
+    @property
+    def proxies(self) -> Dict[str, Any]:
+        """Every proxy score and variant, without the per-layer lists, timings and error flags."""
+        return {name: self[proxy_column(name)] for name in score_names(self._view.columns)}
+
     @property
     def arch(self) -> "Arch":
         from .space import parse

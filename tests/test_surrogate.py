@@ -89,11 +89,11 @@ def test_surrogate_recovers_a_known_function_on_unseen_architectures(bench):
 
 
 def test_predict_returns_a_labelled_prediction_never_a_record(bench, made):
-    from hytasbench.record import RecordAccess
+    from hytasbench.record import Record
 
     outside = fresh_archs(1)[0]
     p = bench.predict(outside, "indian_pines")
-    assert isinstance(p, Prediction) and not isinstance(p, RecordAccess)
+    assert isinstance(p, Prediction) and not isinstance(p, Record)
     assert p.is_prediction and p.kind == "prediction" and p.model == "extra_trees" and p.source == "made"
     manifest = json.loads((made / "manifest.json").read_text())
     assert p.table_sha256 == next(iter(manifest["files"].values()))["sha256"]
