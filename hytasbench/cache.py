@@ -9,7 +9,10 @@ ENV_CACHE = "HYTASBENCH_CACHE"
 
 
 def cache_dir() -> Path:
-    """``$HYTASBENCH_CACHE``, else the platform's per-user cache folder + ``hytasbench``."""
+    """``$HYTASBENCH_CACHE``, else the platform's per-user cache folder + ``hytasbench``.
+
+    Written out rather than taken from platformdirs: three rules, and the query path stays free
+    of dependencies beyond the standard library and pyarrow."""
     env = os.environ.get(ENV_CACHE)
     if env:
         return Path(env).expanduser()

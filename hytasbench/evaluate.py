@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from .byop import UserProxy, as_proxy
 from .errors import BuildError, HytasError, UnknownSourceError, require
+from .schema import proxy_column
 
 ArchSpec = Union[int, str, Sequence[Any]]
 
@@ -77,6 +78,7 @@ def evaluate_proxy(fn: Union[Callable, str, UserProxy], dataset: str = "indian_p
     ``out`` (default ``./hytasbench-proxy-<name>``) receives the table set; ``work`` (default
     ``<out>.work``) the resumable unit files: calling again with the same arguments resumes.
     """
+    require("torch", "torch", "evaluate_proxy (scoring on subnets)")  # before a "file.py:fn" is imported
     proxy = as_proxy(fn, name, orientation)
     out = Path(out) if out is not None else Path(f"hytasbench-proxy-{proxy.name}")
     work = Path(work) if work is not None else out.with_name(out.name + ".work")
@@ -85,7 +87,6 @@ def evaluate_proxy(fn: Union[Callable, str, UserProxy], dataset: str = "indian_p
     seed_list = [int(s) for s in seeds]
     if not seed_list or any(s < 0 for s in seed_list):
         raise BuildError(f"seeds must be integers >= 0, got {list(seeds)!r}")
-    require("torch", "torch", "evaluate_proxy (scoring on subnets)")
     oa = _open(oa_source, "OA source")  # before any work: a missing source fails at once
     argv = ["--device", "cpu", "--workers", str(workers), "--datasets", dataset, "--kind", "proxies",
             "--archs", _archs_arg(archs, sample_seed), "--seeds", ",".join(map(str, seed_list)),
@@ -207,6 +208,6 @@ def _cmd(args: Any) -> int:
         print(ev.to_markdown())
     failed = int(ev.scores["error"].notna().sum())
     if failed:
-        print(f"{failed} of {len(ev.scores)} units have no score; reasons in the table's proxy_{ev.proxy.name}__error "
-              "column", file=sys.stderr)
+        print(f"{failed} of {len(ev.scores)} units have no score; reasons in the table's "
+              f"{proxy_column(ev.proxy.name, 'error')} column", file=sys.stderr)
     return 0

@@ -23,7 +23,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import MissingCostError, UnknownFieldError
+from ..errors import MissingCostError, UnknownFieldError, require
 from ..schema import ORIENTATION, SIZE_PROXIES, orientation
 from ..space import Arch, ArchLike, mutate, neighbours, parse, sample
 from .interface import SCORE, TRAIN
@@ -178,7 +178,7 @@ class SurrogateProblem:
         key = (i, proxy)
         if key not in self._scores:
             a = self.space.archs[i]
-            if proxy == "params" or proxy == "flops":
+            if proxy in SIZE_PROXIES:
                 from ..costs import analytic_params, count_flops
                 from ..datasets.specs import get_spec
 
@@ -186,6 +186,7 @@ class SurrogateProblem:
                 fn = analytic_params if proxy == "params" else count_flops
                 self._scores[key] = float(fn(a, spec.bands, spec.num_classes, spec.band_patch))
             else:
+                require("torch", "torch", "a full-space search scored by live proxies")
                 from ..live import score  # torch only here, and only when a searcher asks
 
                 self._scores[key] = float(score(a, self.dataset, [proxy], data_root=self._data_root)[proxy])

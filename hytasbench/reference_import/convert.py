@@ -16,7 +16,7 @@ import pandas as pd
 from .. import space
 from ..errors import TableContentError, TableError
 from ..protocols import PUBLISHED
-from ..schema import SIZE_PROXIES, arch_columns, cost_column, metric_column, proxy_column
+from ..schema import ARCH_COLUMNS, SIZE_PROXIES, TRAIN_METRICS, arch_columns, cost_column, metric_column, proxy_column
 from . import layout as L
 from .fetch import Provenance
 
@@ -25,6 +25,9 @@ PROTOCOL = PUBLISHED  # "hytas-upstream"
 _ARCH_COLS = ["layer_num", "embed_dim", "num_heads", "mlp_ratio"]
 _ID_OF: Dict[str, int] = {str(a): i for i, a in enumerate(space.hytas2000(), start=1)}
 _RETRAIN_RANGES = {"OA": (0.0, 1.0), "AA": (0.0, 1.0), "Kappa": (-1.0, 1.0), "max_OA": (0.0, 100.0)}
+
+#: The training metrics upstream publishes (every one of ours but the per-class accuracies)
+PUBLISHED_METRICS = tuple(m for m in TRAIN_METRICS if m != "class_acc")
 
 
 @dataclass
@@ -217,7 +220,7 @@ def _mark_modified(prov: Provenance, retrain_rel: str, merged_rel: str, out: Con
     """Metric and cost columns whose values come from a file that differs from upstream."""
     train_reason = prov.modified(retrain_rel) or prov.modified(merged_rel)  # the merged file picks run 0
     if train_reason:
-        for col in ("oa", "aa", "kappa", "oa_best", "train_seconds"):
+        for col in PUBLISHED_METRICS:
             out.modified[metric_column(col)] = train_reason
     if prov.modified(retrain_rel):
         for col in SIZE_PROXIES:
@@ -270,7 +273,7 @@ def _describe_runs(frame: pd.DataFrame, dataset: str, out: Converted) -> None:
 def _arch_columns(frame: pd.DataFrame) -> None:
     """depth, embed_dim, num_heads, mlp_ratio of each row's architecture."""
     by_arch = {str(a): arch_columns(a) for a in space.hytas2000()}
-    for col in ("depth", "embed_dim", "num_heads", "mlp_ratio"):  # arch and arch_id are the row's keys
+    for col in ARCH_COLUMNS[2:]:  # arch and arch_id are the row's keys
         frame[col] = frame["arch"].map(lambda s: by_arch[s][col])
     frame[["depth", "embed_dim"]] = frame[["depth", "embed_dim"]].astype("int16")
 
