@@ -12,7 +12,7 @@ import math
 from typing import Any, Dict, Optional
 
 from .errors import HytasError, TableContentError
-from .schema import is_score_column
+from .schema import ARCH_COLUMNS, arch_columns, is_score_column
 from .space import parse
 
 #: Bump when a rule changes: cached verdicts of an older version are recomputed.
@@ -78,22 +78,21 @@ def _validate_keys(columns: Dict[str, list], fail) -> None:
     runs = columns.get("run", [])
     parsed: Dict[Any, Any] = {}
     seen: Dict[Any, set] = {}
-    extra = [(c, f) for c, f in (("arch_id", lambda a: a.id), ("depth", lambda a: a.depth),
-                                 ("embed_dim", lambda a: a.embed_dim), ("num_heads", lambda a: list(a.num_heads)),
-                                 ("mlp_ratio", lambda a: list(a.mlp_ratio))) if c in columns]
+    extra = [c for c in ARCH_COLUMNS if c != "arch" and c in columns]
     for i, s in enumerate(columns.get("arch", [])):
         if s not in parsed:
             try:
-                parsed[s] = parse(s) if isinstance(s, str) else None
+                a = parse(s) if isinstance(s, str) else None
             except HytasError:
-                parsed[s] = None
-            if parsed[s] is None or str(parsed[s]) != s:
+                a = None
+            if a is None or str(a) != s:
                 fail(i, "arch", f"{s!r} is not the canonical string of an architecture of the space")
-        a = parsed[s]
-        for col, get in extra:
+            parsed[s] = arch_columns(a)
+        want = parsed[s]
+        for col in extra:
             v = columns[col][i]
-            if isinstance(v, bool) or v != get(a):
-                fail(i, col, f"{v!r} disagrees with arch {s} ({col} {get(a)!r})")
+            if isinstance(v, bool) or v != want[col]:
+                fail(i, col, f"{v!r} disagrees with arch {s} ({col} {want[col]!r})")
         r = runs[i] if i < len(runs) else None
         if type(r) is not int or r < 0:
             fail(i, "run", f"{r!r} is not a run number (an integer >= 0)")
