@@ -21,10 +21,11 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from hytasbench.errors import BuildError, TableError
 from hytasbench.protocols import SYNTHETIC_SUFFIX
 from hytasbench.schema import (COST_PREFIX, METRIC_PREFIX, PROXY_PREFIX, SIZE_PROXIES, cost_column, is_score_column,
-                               metric_column, split_proxy_column)
+                               metric_column, proxy_column, proxy_error_column, split_proxy_column)
 from hytasbench.tables import atomic_write_bytes, read_table_set
 
-from .units import Unit, protocol_tag
+from .revisions import data_free_reason
+from .units import DATA_FREE_TAG, Unit, protocol_tag
 from .workdir import WorkDir
 
 #: Manifests written before kernels declared their revisions (library 1e964fc and earlier) carry
@@ -90,7 +91,8 @@ def _units_of(row: Dict[str, Any], dataset: str, synthetic: bool,
     names = sorted({split_proxy_column(c)[0] for c, v in proxy.items() if is_score_column(c, False) and _is_value(v)})
     if names:
         kept = {c: v for c, v in proxy.items() if split_proxy_column(c)[0] in names}
-        out.append((Unit("proxies", dataset, arch, seed, "", synthetic), kept,
+        fidelity = DATA_FREE_TAG if _scored_data_free(proxy, names) else ""
+        out.append((Unit("proxies", dataset, arch, seed, fidelity, synthetic), kept,
                      {"revisions": _revisions(manifest, names)}))
     metrics = {c: v for c, v in row.items() if c.startswith(METRIC_PREFIX)}
     if _is_value(metrics.get(metric_column("oa"))):
@@ -101,6 +103,14 @@ def _units_of(row: Dict[str, Any], dataset: str, synthetic: bool,
         cols.update({cost_column(c): cost[cost_column(c)] for c in SIZE_PROXIES if cost_column(c) in cost})
         out.append((Unit("train", dataset, arch, seed, protocol_tag(protocol), synthetic), cols, {}))
     return out
+
+
+def _scored_data_free(proxy: Dict[str, Any], names: List[str]) -> bool:
+    """Whether the row's proxy unit was a --data-free one: its unscored kernels say so. The unit then
+    keeps its data-free key, so a later --data-free build of the same selection finds it finished and a
+    merge counts it once."""
+    unscored = {split_proxy_column(c)[0] for c in proxy} - set(names)
+    return any(proxy.get(proxy_error_column(proxy_column(n))) == data_free_reason(n) for n in unscored)
 
 
 def base_folder(text: Optional[str]) -> Optional[Path]:

@@ -66,34 +66,48 @@ class _Dataset:
         self.counts: Dict[str, Dict[str, int]] = {k: {"selected": 0, "done": 0, "failed": 0} for k in self.kinds}
         self.stale: Dict[str, int] = {}  # proxy -> finished units whose score an older kernel computed
         self.missing: Dict[str, int] = {}  # proxy -> finished units scored without that kernel
-        self.data_free = any(u.kind == "proxies" and u.fidelity == DATA_FREE_TAG for u in units)
         self.archs: List[str] = sorted({u.arch for u in units}, key=_order)
         self.selected = {(u.kind, u.arch, u.seed) for u in units}
-        for u in units:
-            c = self.counts[u.kind]
-            c["selected"] += 1
+        # one result per (kind, arch, seed): a full proxies unit wins over a --data-free one of the
+        # same architecture and seed (a superset of its columns), so each is counted once
+        chosen: Dict[Tuple[str, str, Optional[int]], Tuple[Unit, Dict[str, Any]]] = {}
+        for u in sorted(units, key=lambda u: u.fidelity != DATA_FREE_TAG):
             r = wd.result(u.key)
             if r is not None:
-                if u.kind == "proxies":
-                    stale = stale_proxies(r)
-                    for name in stale:
-                        self.stale[name] = self.stale.get(name, 0) + 1
-                    if stale:
-                        r = dict(r, columns=without_stale(r["columns"], stale))
-                    missing = [] if u.fidelity.startswith("user-") else missing_proxies(r)
-                    if missing:
-                        why = (data_free_reason if u.fidelity == DATA_FREE_TAG else missing_reason)
-                        errors = {proxy_error_column(proxy_column(n)): why(n) for n in missing}
-                        r = dict(r, columns={**r["columns"], **errors})
-                        for name in missing:
-                            self.missing[name] = self.missing.get(name, 0) + 1
-                self.results[(u.kind, u.arch, u.seed)] = r
-                c["done"] += 1
+                chosen[(u.kind, u.arch, u.seed)] = (u, r)
+        for key in self.selected:
+            self.counts[key[0]]["selected"] += 1
+        for key, (u, r) in chosen.items():
+            if u.kind == "proxies":
+                r = self._checked(u, r)
+            self.results[key] = r
+            self.counts[u.kind]["done"] += 1
+        for u in units:
+            key = (u.kind, u.arch, u.seed)
+            if key in chosen or key in self.errors:
                 continue
             fails = wd.failures(u.key)
             if fails and wd.gave_up(u.key, max_attempts):  # failed for good (or deterministically)
-                self.errors[(u.kind, u.arch, u.seed)] = fails[-1]["error"]
-                c["failed"] += 1
+                self.errors[key] = fails[-1]["error"]
+                self.counts[u.kind]["failed"] += 1
+        used = [u for u, _ in chosen.values() if u.kind == "proxies"]
+        self.data_free = bool(used) and all(u.fidelity == DATA_FREE_TAG for u in used)
+
+    def _checked(self, u: Unit, r: Dict[str, Any]) -> Dict[str, Any]:
+        """A proxies result without its stale scores, with a reason for each kernel it lacks (counted)."""
+        stale = stale_proxies(r)
+        for name in stale:
+            self.stale[name] = self.stale.get(name, 0) + 1
+        if stale:
+            r = dict(r, columns=without_stale(r["columns"], stale))
+        missing = [] if u.fidelity.startswith("user-") else missing_proxies(r)
+        if missing:
+            why = (data_free_reason if u.fidelity == DATA_FREE_TAG else missing_reason)
+            errors = {proxy_error_column(proxy_column(n)): why(n) for n in missing}
+            r = dict(r, columns={**r["columns"], **errors})
+            for name in missing:
+                self.missing[name] = self.missing.get(name, 0) + 1
+        return r
 
     def _why(self, kind: str, arch: str, seed: Optional[int]) -> str:
         c = self.counts[kind]

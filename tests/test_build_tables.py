@@ -27,6 +27,8 @@ def shipped():
 
 
 def test_manifest_tells_the_truth(shipped):
+    from hytasbench.datasets import get_spec
+
     m = shipped.manifest()
     assert m["source"] == "hytasbench" and m["build"]["command"].startswith("python -m builders.build")
     for ds in shipped.datasets():
@@ -35,13 +37,23 @@ def test_manifest_tells_the_truth(shipped):
         assert not frame.duplicated(["arch", "run"]).any()
         assert frame["cost_params"].notna().sum() == cov["units"]["cost"]["done"]
         if "proxies" in cov["units"]:
-            assert frame["proxy_snip__seconds"].notna().sum() == cov["units"]["proxies"]["done"]
-            unscored = frame[frame["proxy_snip__seconds"].isna()]
-            assert unscored["absent_reason"].str.contains("proxies").all()
+            # synflow is data-free, so every proxy unit has it, full or --data-free
+            scored = frame["proxy_synflow__seconds"].notna()
+            assert scored.sum() == cov["units"]["proxies"]["done"]
+            assert frame.loc[~scored, "absent_reason"].str.contains("proxies").all()
+            missing = cov["missing_proxy_scores"]
+            for name in m["proxies"]:
+                values = frame.get(f"proxy_{name}")
+                nulls = int(scored.sum()) if values is None else int(values[scored].isna().sum())
+                assert nulls == missing.get(name, 0), (ds, name)
+            if "data-free" in cov.get("proxy_scope", ""):
+                # every pixel kernel is missing there, each row saying why, and a note names the dataset
+                assert missing and all(frame.loc[scored, f"proxy_{n}__error"].str.contains("--data-free").all()
+                                       for n in missing)
+                assert any(get_spec(ds).title in n and "no pixels" in n for n in m["notes"]), ds
         trained = frame["metric_oa"].notna().sum() if "metric_oa" in frame else 0
         assert trained == cov["units"].get("train", {}).get("done", 0)
         assert set(frame["protocol"]) == {cov["protocol"]}
-    assert any("Indian Pines only" in n for n in m["notes"])  # the honest scope statement
 
 
 @pytest.mark.slow

@@ -46,3 +46,58 @@ def test_builder_scores_datasets_without_their_files(tmp_path, monkeypatch):
     assert "data-free" in cov["proxy_scope"]
     assert main(["--device", "cpu", "--datasets", "ksc", "--archs", "1", "--data-free", "--proxies", "snip",
                  "--work", str(tmp_path / "w2"), "--out", str(tmp_path / "t2")]) == 2
+
+
+def _proxy_units(manifest, ds):
+    return manifest["build"]["coverage"][ds]["units"]["proxies"]
+
+
+def test_data_free_rows_of_a_base_stay_data_free_units(tmp_path, monkeypatch):
+    """A --data-free table used as --base comes back as data-free units: a larger --data-free build
+    over it (with or without its work directory) recomputes nothing and counts each architecture once."""
+    import json
+    import shutil
+
+    from builders.build import main
+
+    monkeypatch.setenv("HYTASBENCH_DATA", str(tmp_path / "no-data-here"))
+    first, second, work = tmp_path / "first", tmp_path / "second", tmp_path / "w"
+    common = ["--device", "cpu", "--datasets", "ksc", "--data-free", "--quiet", "--work", str(work)]
+    assert main([*common, "--archs", "1,2", "--out", str(first)]) == 0
+    before = Benchmark(source=first).frame("ksc").set_index("arch_id")
+    for gone in (False, True):
+        if gone:
+            shutil.rmtree(work)
+        assert main([*common, "--archs", "1,2,3", "--out", str(second), "--base", str(first)]) == 0
+        bench = Benchmark(source=second)
+        assert _proxy_units(bench.manifest(), "ksc") == {"selected": 3, "done": 3, "failed": 0}, gone
+        assert "data-free" in bench.manifest()["build"]["coverage"]["ksc"]["proxy_scope"]
+        after = bench.frame("ksc").set_index("arch_id")
+        for aid in (1, 2):
+            assert after.loc[aid, "proxy_synflow"] == before.loc[aid, "proxy_synflow"]
+            assert "reads pixels" in bench.query(aid, "ksc").reason("snip")
+    seeded = [json.loads(p.read_text()) for p in (work / "done").glob("ksc__proxies*")]
+    assert sorted(d["key"].split("__")[1] for d in seeded) == ["proxies-datafree"] * 3
+    assert sum(bool(d.get("from_table")) for d in seeded) == 2  # 1 and 2 from the base, 3 computed
+
+
+def test_a_full_proxy_unit_wins_over_a_data_free_one(tmp_path, shared_datasets):
+    """Scoring an architecture on the real cube after a --data-free build of it: the merged row has
+    the pixel kernels and the architecture is counted once."""
+    from builders.build import main
+
+    if not (shared_datasets / "indian_pines").is_dir():
+        pytest.skip("the real Indian Pines files are not in the shared datasets folder")
+    out, work = tmp_path / "t", tmp_path / "w"
+    common = ["--device", "cpu", "--datasets", "indian_pines", "--archs", "397", "--kind", "proxies", "--quiet",
+              "--work", str(work), "--out", str(out), "--data-root", str(shared_datasets)]
+    assert main([*common, "--data-free"]) == 0
+    free = Benchmark(source=out).query(397, "indian_pines")
+    assert free["snip"] is None
+    assert main([*common, "--proxies", "synflow,snip", "--base", str(out)]) == 0
+    bench = Benchmark(source=out)
+    rec = bench.query(397, "indian_pines")
+    assert rec["snip"] is not None and rec.synflow == free.synflow
+    cov = bench.manifest()["build"]["coverage"]["indian_pines"]
+    assert _proxy_units(bench.manifest(), "indian_pines") == {"selected": 1, "done": 1, "failed": 0}
+    assert "data-free" not in cov["proxy_scope"]

@@ -192,11 +192,13 @@ def test_benchmark_sources_are_typed(name, tmp_path):
     typed(lambda: Benchmark(source=source), "source|table set|manifest")
 
 
-def test_default_source_without_import_says_to_import(monkeypatch, tmp_path):
+def test_default_source_without_import_says_to_import(monkeypatch, tmp_path, small_tables):
+    # shipped tables without Salinas (the small set holds Indian Pines and KSC), no reference imported
     monkeypatch.setenv("HYTASBENCH_CACHE", str(tmp_path / "empty-cache"))
-    monkeypatch.setenv("HYTASBENCH_TABLES", str(REPO / "tables"))
+    monkeypatch.setenv("HYTASBENCH_TABLES", str(small_tables))
     b = Benchmark()
-    typed(lambda: b.query(1, "ksc"), "hytasbench import", kind=UnknownSourceError)
+    assert b.query(1, "ksc").arch.id == 1
+    typed(lambda: b.query(1, "salinas"), "hytasbench import", "indian_pines", kind=UnknownSourceError)
 
 
 API_RESULTS = {
@@ -352,8 +354,6 @@ CLI_TYPED = {
     "report --jobs 0": lambda t, p: ["report", "--source", t, "--jobs", "0", "--out", str(p / "r")],
     "report lacking dataset": lambda t, p: ["report", "--source", t, "--datasets", "salinas", "--out", str(p / "r")],
     "report unknown dataset": lambda t, p: ["report", "--source", t, "--datasets", "mars", "--out", str(p / "r")],
-    "report shipped lacks ksc": lambda t, p: ["report", "--source", "hytasbench", "--datasets", "ksc", "--no-rf",
-                                              "--no-figures", "--out", str(p / "r")],
     "report --out under a file": lambda t, p: ["report", "--source", t, "--out", str(p / "file" / "r")],
     "search --at -5": lambda t, p: _search(t, "--at", "-5"),
     "search --at 0": lambda t, p: _search(t, "--at", "0"),
