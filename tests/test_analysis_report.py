@@ -216,6 +216,9 @@ def test_noise_section_shows_training_repeats_and_proxy_seed_noise(tmp_path):
     assert snip["seeds"] == 3 and snip["n"] == n
     assert snip["rho_mean"] == pytest.approx(np.mean(per_seed)) and snip["rho_min"] == pytest.approx(min(per_seed))
     assert snip["rho_lo"] < snip["rho_mean"] < snip["rho_hi"]
+    z = np.arctanh(per_seed)  # the interval is a t interval on Fisher's z, mapped back
+    half = stats.t.ppf(0.975, 2) * np.std(z, ddof=1) / np.sqrt(3)
+    assert (snip["rho_lo"], snip["rho_hi"]) == pytest.approx((np.tanh(z.mean() - half), np.tanh(z.mean() + half)))
     between = [stats.spearmanr(scores[a], scores[b]).statistic for a, b in ((0, 1), (0, 2), (1, 2))]
     assert snip["rho_between_seeds_min"] == pytest.approx(min(between))
     mean_rank = np.mean([stats.rankdata(scores[s]) for s in (0, 1, 2)], axis=0)
@@ -225,6 +228,24 @@ def test_noise_section_shows_training_repeats_and_proxy_seed_noise(tmp_path):
     assert training["max_abs_diff"] == pytest.approx(0.01)
     assert "Kennedy Space Center: 2 repeat pair(s) (0 with the same seed)" in section
     assert "tables/proxy_seed_noise.csv" in section
+
+
+def test_seed_interval_of_a_noisy_proxy_stays_a_correlation():
+    # three seeds whose rho with OA differ widely (about 0.95, 0.6, 0.2): a t interval on rho itself would
+    # reach past 1; on Fisher's z it stays inside (-1, 1) and still covers every seed's rho
+    from hytasbench import space
+    from hytasbench.analysis import noise
+
+    rng = np.random.default_rng(0)
+    n = 60
+    archs = [str(a) for a in space.hytas2000()[:n]]
+    oa = rng.normal(size=n)
+    runs = pd.DataFrame([{"arch": a, "seed": s, "proxy_snip": oa[i] * w + rng.normal()}
+                         for s, w in enumerate((5.0, 0.8, 0.2)) for i, a in enumerate(archs)])
+    headline = pd.DataFrame({"arch": archs, "metric_oa": oa})
+    row = noise.proxy_seed_noise(runs, headline).set_index("proxy").loc["snip"]
+    assert row["rho_max"] - row["rho_min"] > 0.5
+    assert -1 < row["rho_lo"] <= row["rho_min"] and row["rho_max"] <= row["rho_hi"] < 1
 
 
 def test_noise_section_says_when_nothing_was_repeated(tmp_path):

@@ -19,7 +19,7 @@ the spread of rho(score, OA) across seeds, and rho of the seed-averaged rank wit
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Dict
+from typing import Dict, Tuple
 
 import numpy as np
 import pandas as pd
@@ -85,8 +85,9 @@ def proxy_seed_noise(runs: pd.DataFrame, headline: pd.DataFrame, target: str = T
     """Per score scored with two or more seeds: between-seed rank agreement and the spread of its rho with OA.
 
     ``rho_lo``/``rho_hi`` is a t interval for the mean over seeds of rho(score, OA) (each seed's rho
-    on the architectures that have it); ``rho_of_mean_rank`` is rho with OA of the score's rank
-    averaged over seeds, on the architectures scored with every seed.
+    on the architectures that have it), taken on Fisher's z = atanh(rho) and mapped back, so that it
+    stays inside (-1, 1) with the few seeds a table has; ``rho_of_mean_rank`` is rho with OA of the
+    score's rank averaged over seeds, on the architectures scored with every seed.
     """
     oa = pd.to_numeric(headline.set_index("arch")[target], errors="coerce") if target in headline.columns else None
     rows = []
@@ -103,11 +104,20 @@ def proxy_seed_noise(runs: pd.DataFrame, headline: pd.DataFrame, target: str = T
             per_seed = np.array([spearman(sign * table[s].to_numpy(dtype=float), target_values) for s in table.columns])
             k = int(np.isfinite(per_seed).sum())
             mean, sd = float(np.nanmean(per_seed)), float(np.nanstd(per_seed, ddof=1)) if k > 1 else float("nan")
-            half = float(stats.t.ppf(0.5 + level / 2, k - 1) * sd / np.sqrt(k)) if k > 1 else float("nan")
+            lo, hi = _fisher_t_interval(per_seed, level)
             complete = table.dropna()
             mean_rank = complete.rank().mean(axis=1).to_numpy(dtype=float)
             row.update({"rho_mean": mean, "rho_sd": sd, "rho_min": float(np.nanmin(per_seed)),
-                        "rho_max": float(np.nanmax(per_seed)), "rho_lo": mean - half, "rho_hi": mean + half,
+                        "rho_max": float(np.nanmax(per_seed)), "rho_lo": lo, "rho_hi": hi,
                         "rho_of_mean_rank": spearman(sign * mean_rank, oa.reindex(complete.index).to_numpy(dtype=float))})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _fisher_t_interval(rhos: np.ndarray, level: float) -> Tuple[float, float]:
+    """t interval of the mean of a few correlations on Fisher's z scale, back in rho units."""
+    z = np.arctanh(np.clip(rhos[np.isfinite(rhos)], -0.999999, 0.999999))
+    if len(z) < 2:
+        return float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + level / 2, len(z) - 1) * z.std(ddof=1) / np.sqrt(len(z))
+    return float(np.tanh(z.mean() - half)), float(np.tanh(z.mean() + half))
