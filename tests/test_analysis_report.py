@@ -248,6 +248,38 @@ def test_seed_interval_of_a_noisy_proxy_stays_a_correlation():
     assert -1 < row["rho_lo"] <= row["rho_min"] and row["rho_max"] <= row["rho_hi"] < 1
 
 
+def test_seed_noise_of_a_scores_only_table_takes_oa_from_another_source(tmp_path):
+    # our own tables have seeds but (almost) no OA: with --oa-source the noise section correlates each
+    # seed's scores with that source's OA, matched by architecture
+    from scipy import stats
+
+    from hytasbench import space
+
+    rng = np.random.default_rng(5)
+    n = 30
+    archs = space.hytas2000()[:n]
+    oa = rng.uniform(0.5, 0.9, n)
+    scores = {s: oa + rng.normal(0, 0.1, n) for s in (0, 1)}
+
+    def rows(seeds, with_oa):
+        return pd.DataFrame([{"arch": str(a), "dataset": "ksc", "source": "oa" if with_oa else "scores",
+                              "run": s, "seed": s,
+                              "depth": a.depth, "embed_dim": a.embed_dim, "num_heads": list(a.num_heads),
+                              "mlp_ratio": list(a.mlp_ratio), **({"metric_oa": oa[i]} if with_oa else
+                                                                 {"proxy_snip": scores[s][i]})}
+                             for s in seeds for i, a in enumerate(archs)])
+
+    write_table_set(tmp_path / "oa", {"ksc": rows((0,), True)}, source="oa", protocol="test", description="OA")
+    write_table_set(tmp_path / "scores", {"ksc": rows((0, 1), False)}, source="scores", protocol="test",
+                    description="two proxy seeds, no OA")
+    report.build_report(str(tmp_path / "scores"), tmp_path / "out", rf=False, n_boot=10, figures=False,
+                        oa_source=str(tmp_path / "oa"))
+    snip = pd.read_csv(tmp_path / "out" / "tables" / "proxy_seed_noise.csv").set_index("proxy").loc["snip"]
+    per_seed = [stats.spearmanr(scores[s], oa).statistic for s in (0, 1)]
+    assert snip["seeds"] == 2 and snip["n"] == n
+    assert (snip["rho_min"], snip["rho_max"]) == pytest.approx((min(per_seed), max(per_seed)))
+
+
 def test_noise_section_says_when_nothing_was_repeated(tmp_path):
     frame = _toy_source_frame()
     out = report.build_report(data=SourceData("once", {"ksc": frame}), out=tmp_path, rf=False, n_boot=10,
