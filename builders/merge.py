@@ -90,7 +90,8 @@ class _Dataset:
             if fails and wd.gave_up(u.key, max_attempts):  # failed for good (or deterministically)
                 self.errors[key] = fails[-1]["error"]
                 self.counts[u.kind]["failed"] += 1
-        used = [u for u, _ in chosen.values() if u.kind == "proxies"]
+        # the scope of what the rows hold (of what was selected while nothing is finished)
+        used = [u for u, _ in chosen.values() if u.kind == "proxies"] or [u for u in units if u.kind == "proxies"]
         self.data_free = bool(used) and all(u.fidelity == DATA_FREE_TAG for u in used)
 
     def _checked(self, u: Unit, r: Dict[str, Any]) -> Dict[str, Any]:
