@@ -248,6 +248,30 @@ def test_seed_interval_of_a_noisy_proxy_stays_a_correlation():
     assert -1 < row["rho_lo"] <= row["rho_min"] and row["rho_max"] <= row["rho_hi"] < 1
 
 
+def test_seed_noise_compares_seeds_on_the_architectures_every_seed_has():
+    # seed 0 for 80 architectures, seeds 1 and 2 for a sample of 30 (as our table has them): every number
+    # is on the 30, never seed 0's full set against the sample
+    from scipy import stats
+
+    from hytasbench import space
+    from hytasbench.analysis import noise
+
+    rng = np.random.default_rng(1)
+    archs = [str(a) for a in space.hytas2000()[:80]]
+    oa = rng.normal(size=80)
+    scores = {s: oa + rng.normal(0, 0.5 + s, 80) for s in (0, 1, 2)}
+    sample = range(0, 80, 80 // 30)[:30]
+    runs = pd.DataFrame([{"arch": archs[i], "seed": s, "proxy_snip": scores[s][i]}
+                         for s in (0, 1, 2) for i in (range(80) if s == 0 else sample)])
+    row = noise.proxy_seed_noise(runs, pd.DataFrame({"arch": archs, "metric_oa": oa})).set_index("proxy").loc["snip"]
+    idx = list(sample)
+    per_seed = [stats.spearmanr(scores[s][idx], oa[idx]).statistic for s in (0, 1, 2)]
+    assert row["n"] == 30
+    assert (row["rho_min"], row["rho_max"]) == pytest.approx((min(per_seed), max(per_seed)))
+    between = stats.spearmanr(scores[0][idx], scores[1][idx]).statistic
+    assert row["rho_between_seeds_min"] <= between + 1e-12
+
+
 def test_seed_noise_of_a_scores_only_table_takes_oa_from_another_source(tmp_path):
     # our own tables have seeds but (almost) no OA: with --oa-source the noise section correlates each
     # seed's scores with that source's OA, matched by architecture

@@ -84,20 +84,21 @@ def proxy_seed_noise(runs: pd.DataFrame, headline: pd.DataFrame, target: str = T
                      level: float = CI_LEVEL) -> pd.DataFrame:
     """Per score scored with two or more seeds: between-seed rank agreement and the spread of its rho with OA.
 
-    ``rho_lo``/``rho_hi`` is a t interval for the mean over seeds of rho(score, OA) (each seed's rho
-    on the architectures that have it), taken on Fisher's z = atanh(rho) and mapped back, so that it
-    stays inside (-1, 1) with the few seeds a table has; ``rho_of_mean_rank`` is rho with OA of the
-    score's rank averaged over seeds, on the architectures scored with every seed.
+    Every number of a row is on the same architectures, those scored with every seed (``n``): a
+    table with seed 0 for all and further seeds for a sample compares the seeds on the sample only.
+    ``rho_lo``/``rho_hi`` is a t interval for the mean over seeds of rho(score, OA), taken on Fisher's
+    z = atanh(rho) and mapped back, so that it stays inside (-1, 1) with the few seeds a table has;
+    ``rho_of_mean_rank`` is rho with OA of the score's rank averaged over seeds.
     """
     oa = pd.to_numeric(headline.set_index("arch")[target], errors="coerce") if target in headline.columns else None
     rows = []
     for label, col in score_columns(runs, baselines=False).items():
-        table = seed_scores(runs, col)
+        table = seed_scores(runs, col).dropna()
         if table.shape[1] < 2:
             continue
         sign = column_orientation(col)
         between = [spearman(table[s], table[t]) for s, t in combinations(table.columns, 2)]
-        row = {"proxy": label, "seeds": table.shape[1], "n": int(table.notna().all(axis=1).sum()),
+        row = {"proxy": label, "seeds": table.shape[1], "n": len(table),
                "rho_between_seeds_mean": float(np.nanmean(between)), "rho_between_seeds_min": float(np.nanmin(between))}
         if oa is not None and oa.notna().any():
             target_values = oa.reindex(table.index).to_numpy(dtype=float)
@@ -105,11 +106,10 @@ def proxy_seed_noise(runs: pd.DataFrame, headline: pd.DataFrame, target: str = T
             k = int(np.isfinite(per_seed).sum())
             mean, sd = float(np.nanmean(per_seed)), float(np.nanstd(per_seed, ddof=1)) if k > 1 else float("nan")
             lo, hi = _fisher_t_interval(per_seed, level)
-            complete = table.dropna()
-            mean_rank = complete.rank().mean(axis=1).to_numpy(dtype=float)
+            mean_rank = table.rank().mean(axis=1).to_numpy(dtype=float)
             row.update({"rho_mean": mean, "rho_sd": sd, "rho_min": float(np.nanmin(per_seed)),
                         "rho_max": float(np.nanmax(per_seed)), "rho_lo": lo, "rho_hi": hi,
-                        "rho_of_mean_rank": spearman(sign * mean_rank, oa.reindex(complete.index).to_numpy(dtype=float))})
+                        "rho_of_mean_rank": spearman(sign * mean_rank, target_values)})
         rows.append(row)
     return pd.DataFrame(rows)
 
