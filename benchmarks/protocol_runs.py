@@ -13,9 +13,10 @@ Plan (39 runs of 300 epochs, evaluated every 20 as usual):
   ``+epoch-order``), so each switch's effect shows against their plain ``hytas-sampler`` runs.
 
 Each run is ``python -m hytasbench.train --arch <id> --dataset indian_pines --protocol <p> --seed
-<s> --threads 1 --out <out>/<tag>__s<seed>__<id>.json``; the trainer writes its JSON atomically
-when the run finishes, so a killed runner loses only the runs in flight and a rerun skips every
-finished file. Compare with ``python benchmarks/validation_report.py --compare --results <out>
+<s> --threads 1 --out <out>/<tag>__s<seed>__<id>.json --checkpoint <out>/<tag>__s<seed>__<id>.ckpt``;
+the trainer writes its JSON atomically when the run finishes and saves the run's state at every
+evaluation (every 20 epochs), so a killed runner loses at most 20 epochs of each run in flight: a
+rerun skips every finished file and continues each started run from its checkpoint. Compare with ``python benchmarks/validation_report.py --compare --results <out>
 work/validation --reference work/hytas_ref``; ingest into a table set of its own protocol with
 ``python -m builders.build --kind train --protocol <p> --ingest <out> ...`` (docs/training.md).
 """
@@ -68,7 +69,7 @@ def plan() -> List[Run]:
 def command(run: Run, out: Path, args: argparse.Namespace) -> List[str]:
     cmd = [sys.executable, "-m", "hytasbench.train", "--arch", str(run.arch_id), "--dataset", "indian_pines",
            "--protocol", run.protocol, "--seed", str(run.seed), "--threads", "1", "--epochs", str(args.epochs),
-           "--out", str(run.path(out, args.epochs))]
+           "--out", str(run.path(out, args.epochs)), "--checkpoint", str(run.path(out, args.epochs).with_suffix(".ckpt"))]
     return cmd + (["--root", args.root] if args.root else [])
 
 

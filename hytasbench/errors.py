@@ -238,3 +238,7 @@ class NoMatchError(ArchitectureNotInTableError):
 
 class UnwritablePathError(HytasError, PermissionError):
     """An output path (file or folder) that cannot be written; checked before any long work."""
+
+
+class CheckpointError(HytasError, ValueError):
+    """A training checkpoint that is unreadable or belongs to another run (architecture, data, config)."""

@@ -41,7 +41,7 @@ from .datasets.opener import open_dataset
 from .datasets.samples import PatchSampler
 from .devices import device_name
 from .metrics import summarize
-from . import protocols
+from . import checkpoint, protocols
 from .errors import InvalidProtocolError
 from .model import SubNet, build_model, count_flops, count_params, spectralformer_reference, vit_reference
 from .protocols import (HYTAS_SAMPLER, HYTAS_SAMPLER_FULL, HYTAS_SAMPLER_SINGLE, PROTOCOL,  # noqa: F401
@@ -274,15 +274,19 @@ def _progress(total: int, enabled: bool, desc: str):
     return tqdm(total=total, desc=desc, unit="epoch", leave=False)
 
 
-def train_and_evaluate(arch: Union[ArchLike, SubNet], data: HSIData,
-                       config: Optional[TrainConfig] = None) -> TrainResult:
-    """Train a fresh subnet (or the given model) on ``data`` under the protocol and evaluate it."""
+def train_and_evaluate(arch: Union[ArchLike, SubNet], data: HSIData, config: Optional[TrainConfig] = None,
+                       checkpoint: Optional[Union[str, Path]] = None) -> TrainResult:
+    """Train a fresh subnet (or the given model) on ``data`` under the protocol and evaluate it.
+
+    ``checkpoint``: a file where the run's state is saved at every evaluation and from which a
+    killed run of the same architecture, data and config continues (hytasbench.checkpoint);
+    removed when the run finishes. ``train_seconds`` then adds up the wall time of every segment."""
     cfg = config or TrainConfig()
     threads = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     try:
-        return _run(arch, data, cfg)
+        return _run(arch, data, cfg, Path(checkpoint) if checkpoint is not None else None)
     finally:
         torch.set_num_threads(threads)
 
@@ -303,7 +307,7 @@ def training_pixels(data: HSIData, cfg: TrainConfig) -> Tuple[np.ndarray, np.nda
     return data.train_rc[order], data.train_labels[order]
 
 
-def _run(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -> TrainResult:
+def _run(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig, ckpt: Optional[Path]) -> TrainResult:
     cfg.validate()
     device = resolve_device(cfg.device)
     amp = cfg.amp and device.type == "cuda"
@@ -320,12 +324,18 @@ def _run(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -> Trai
     shuffle = torch.Generator().manual_seed(cfg.seed)
     n, c = train_rc.shape[0], data.num_classes
 
-    history: List[Dict[str, float]] = []
-    best, best_epoch, cm = -1.0, 0, None
-    eval_seconds = 0.0
+    if ckpt is not None:
+        ident = checkpoint.identity(str(model.arch) if model.arch is not None else reference_name(arch) or "custom",
+                                    data, cfg)
+        done = checkpoint.restore(ckpt, ident, model, optimizer, scaler, shuffle, device)
+    else:
+        done = checkpoint.Progress()
+    history, best, best_epoch, cm, eval_seconds = done.history, done.best, done.best_epoch, done.cm, done.eval_seconds
     bar = _progress(cfg.epochs, cfg.progress, f"{data.name}")
+    if bar is not None and done.epoch:
+        bar.update(done.epoch)
     start = time.perf_counter()
-    for epoch in range(cfg.epochs):
+    for epoch in range(done.epoch, cfg.epochs):
         lr = lr_at(epoch, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -345,11 +355,17 @@ def _run(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -> Trai
             record["test_oa"] = float(np.trace(cm) / cm.sum())
             if record["test_oa"] > best:
                 best, best_epoch = record["test_oa"], epoch + 1
+            if ckpt is not None and epoch + 1 < cfg.epochs:
+                checkpoint.save(ckpt, ident, checkpoint.Progress(
+                    epoch + 1, history + [record], best, best_epoch, cm, eval_seconds,
+                    done.seconds + time.perf_counter() - start), model, optimizer, scaler, shuffle, device)
         history.append(record)
         if bar is not None:
             bar.set_postfix(loss=f"{record['loss']:.3f}", best_oa=f"{best:.3f}" if best >= 0 else "-")
             bar.update(1)
-    train_seconds = time.perf_counter() - start
+    train_seconds = done.seconds + time.perf_counter() - start
+    if ckpt is not None:
+        ckpt.unlink(missing_ok=True)
     if bar is not None:
         bar.close()
     final = summarize(cm)
@@ -390,6 +406,8 @@ def parser() -> argparse.ArgumentParser:
                    help="evaluate on N random test pixels (smoke runs)")
     p.add_argument("--progress", action="store_true")
     p.add_argument("--out", default=None, help="write the result as JSON here (default: stdout)")
+    p.add_argument("--checkpoint", default=None, help="save the run's state here at every evaluation and continue "
+                   "from it when it exists (a killed run resumes; the file is removed when the run finishes)")
     return p
 
 
@@ -403,7 +421,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     data = open_dataset(a.dataset, a.root, synthetic=a.synthetic, split_seed=a.split_seed, download=a.download)
     cfg = TrainConfig(epochs=a.epochs, seed=a.seed, device=a.device, threads=a.threads, eval_every=a.eval_every,
                       batch_size=a.batch_size, test_subset=a.test_subset, progress=a.progress, **fields)
-    result = train_and_evaluate(a.arch, data, cfg)
+    result = train_and_evaluate(a.arch, data, cfg, checkpoint=a.checkpoint)
     text = json.dumps(result.to_dict(), indent=1)
     if a.out:  # atomically: a killed run leaves no half-written result for a resuming runner
         out = Path(a.out)
