@@ -16,8 +16,9 @@ Each run is ``python -m hytasbench.train --arch <id> --dataset indian_pines --pr
 <s> --threads 1 --out <out>/<tag>__s<seed>__<id>.json --checkpoint <out>/<tag>__s<seed>__<id>.ckpt``;
 the trainer writes its JSON atomically when the run finishes and saves the run's state at every
 evaluation (every 20 epochs), so a killed runner loses at most 20 epochs of each run in flight: a
-rerun skips every finished file and continues each started run from its checkpoint. Compare with ``python benchmarks/validation_report.py --compare --results <out>
-work/validation --reference work/hytas_ref``; ingest into a table set of its own protocol with
+rerun skips every finished file and continues each started run from its checkpoint. Compare with
+``python benchmarks/validation_report.py --compare --results <out> work/validation --reference
+work/hytas_ref``; ingest into a table set of its own protocol with
 ``python -m builders.build --kind train --protocol <p> --ingest <out> ...`` (docs/training.md).
 """
 from __future__ import annotations
@@ -67,9 +68,10 @@ def plan() -> List[Run]:
 
 
 def command(run: Run, out: Path, args: argparse.Namespace) -> List[str]:
+    result = run.path(out, args.epochs)
     cmd = [sys.executable, "-m", "hytasbench.train", "--arch", str(run.arch_id), "--dataset", "indian_pines",
            "--protocol", run.protocol, "--seed", str(run.seed), "--threads", "1", "--epochs", str(args.epochs),
-           "--out", str(run.path(out, args.epochs)), "--checkpoint", str(run.path(out, args.epochs).with_suffix(".ckpt"))]
+           "--out", str(result), "--checkpoint", str(result.with_suffix(".ckpt"))]
     return cmd + (["--root", args.root] if args.root else [])
 
 

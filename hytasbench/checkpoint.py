@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 
 from .errors import CheckpointError
+from .tables import atomic_write_bytes
 
 FORMAT = 1
 
@@ -56,13 +56,7 @@ def save(path: Path, ident: Dict[str, Any], progress: Progress, model: torch.nn.
              "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "wb") as f:
-        f.write(buffer.getvalue())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def restore(path: Path, ident: Dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer,

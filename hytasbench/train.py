@@ -47,6 +47,7 @@ from .model import SubNet, build_model, count_flops, count_params, spectralforme
 from .protocols import (HYTAS_SAMPLER, HYTAS_SAMPLER_FULL, HYTAS_SAMPLER_SINGLE, PROTOCOL,  # noqa: F401
                         SWITCHES)
 from .space import ArchLike, parse
+from .tables import atomic_write_bytes
 
 SPECTRALFORMER, VIT = "spectralformer", "vit"
 #: Reference models outside the search space, by the name ``--arch`` and results use.
@@ -424,11 +425,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     result = train_and_evaluate(a.arch, data, cfg, checkpoint=a.checkpoint)
     text = json.dumps(result.to_dict(), indent=1)
     if a.out:  # atomically: a killed run leaves no half-written result for a resuming runner
-        out = Path(a.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".partial")
-        tmp.write_text(text)
-        tmp.replace(out)
+        atomic_write_bytes(Path(a.out), text.encode())
     else:
         sys.stdout.write(text + "\n")
     return 0
