@@ -165,6 +165,10 @@ def parser() -> argparse.ArgumentParser:
                     "revisions, per-layer scores and seconds), so that a build continues from it on a fresh machine "
                     "without recomputing or losing them; default: the --out folder when it holds a table set; "
                     "'none' to start from the work directory alone")
+    io.add_argument("--attach-to", type=Path, metavar="TABLES", help="after writing, list the --out table set (a "
+                    "folder inside TABLES, of another training protocol) in TABLES' manifest, so that "
+                    "Benchmark(source=...).query(..., protocol=...) serves it (e.g. --out tables/protocols/<name> "
+                    "--attach-to tables)")
     io.add_argument("--description", default="", help="manifest description")
     io.add_argument("--note", action="append", default=[], help="manifest note (repeatable)")
     run = p.add_argument_group("how it runs")
@@ -303,6 +307,8 @@ def plan_build(args: argparse.Namespace, argv: List[str]) -> BuildPlan:
         proxies = ",".join(chosen)
         kinds = [k for k in kinds if k != "train"]
     out = args.out or tables_dir(source)
+    if args.attach_to is not None:
+        check_attachable(Path(args.attach_to), Path(out), source, protocol)
     base = None if str(args.base).lower() == "none" else base_folder(args.base) if args.base else \
         (Path(out) if (Path(out) / "manifest.json").is_file() else None)
     wd = WorkDir(args.work, stale_after=args.stale_after)
@@ -411,9 +417,36 @@ def write_tables(args: argparse.Namespace, plan: BuildPlan) -> None:
                      declare={user.name: user.declaration()} if user else None)
     if manifest is None:
         print("nothing finished yet: no tables written", file=sys.stderr)
-    elif not args.quiet:
+        return
+    if not args.quiet:
         rows = {m["dataset"]: m["rows"] for m in manifest["files"].values()}
         print(f"tables written to {plan.out}: " + ", ".join(f"{d} {n} rows" for d, n in rows.items()), file=sys.stderr)
+    if args.attach_to is not None:
+        from hytasbench.tables import attach_protocol_set
+
+        entry = attach_protocol_set(args.attach_to, plan.out)
+        if not args.quiet:
+            print(f"attached to {args.attach_to} as protocol {plan.protocol}: rows {entry['rows']}", file=sys.stderr)
+
+
+def check_attachable(parent: Path, out: Path, source: str, protocol: str) -> None:
+    """Refuse an --attach-to that could not succeed before any unit runs (attach checks it all again)."""
+    from hytasbench.protocols import same
+    from hytasbench.tables import read_manifest
+
+    manifest = read_manifest(parent)
+    try:
+        inside = out.resolve().relative_to(parent.resolve()).parts
+    except ValueError:
+        inside = ()
+    if not inside:
+        raise BuildError(f"--attach-to {parent}: --out {out} must be a folder inside it (e.g. {parent / 'protocols'})")
+    if manifest["source"] != source:
+        raise BuildError(f"--attach-to {parent}: its source is {manifest['source']!r}, this build's {source!r}; "
+                         f"give --source {manifest['source']}")
+    if same(protocol, manifest.get("protocol")):
+        raise BuildError(f"--attach-to {parent}: protocol {protocol} is its own protocol; build into it with --base "
+                         "instead of attaching a second set of the same protocol")
 
 
 def _main(args: argparse.Namespace, argv: List[str]) -> int:

@@ -10,12 +10,13 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Unio
 
 from .cache import tables_dir
 from .datasets.specs import DATASETS, canonical_name
-from .errors import (ArchitectureNotInTableError, InvalidArgumentError, InvalidRunError, NoMatchError,
-                     UnknownFieldError, UnknownSourceError, require, short_repr)
+from .errors import (ArchitectureNotInTableError, InvalidArgumentError, InvalidRunError,
+                     NoMatchError, UnknownFieldError, UnknownProtocolError, UnknownSourceError, require, short_repr)
+from .protocols import same as same_protocol
 from .record import Record
 from .schema import COST_PREFIX, cost_column, orientation, proxy_column, score_names, short_names as schema_short_names
 from .space import Arch, ArchLike, parse
-from .tables import TableSet, read_table_set
+from .tables import TableSet, check_row_protocols, open_protocol_sets, read_table_set
 from .view import TableView
 
 SHIPPED = "hytasbench"
@@ -65,11 +66,17 @@ class Benchmark:
     in the cache) and the tables shipped in ``tables/`` (``"hytasbench"``); queries use the first
     in that order unless ``source=`` says otherwise. ``Benchmark(source=...)`` loads just one
     source (a name or a table-set folder); a list loads several in the given order.
+
+    A source may hold results of other training protocols beside its own, in table sets its
+    manifest lists (``protocols()``); ``protocol=`` picks one (like NATS-Bench's ``hp``), the
+    source's own protocol is the default. Their rows are never mixed with the source's.
     """
 
     def __init__(self, source: Union[None, str, os.PathLike, Sequence[Union[str, os.PathLike]]] = None,
                  verify: bool = True):
         self._sets: Dict[str, TableSet] = {}
+        #: source -> {protocol name: its table set}, the sets each source's manifest lists
+        self._protocol_sets: Dict[str, Dict[str, TableSet]] = {}
         self._views: Dict[tuple, TableView] = {}
         self._ds_names: Dict[Any, str] = {}
         #: (arch id or string as given, dataset as given, source) -> the run-0 record: the repeat
@@ -99,6 +106,7 @@ class Benchmark:
         name = ts.source
         if name in self._sets:
             raise UnknownSourceError(name, list(self._sets), f"two table sets both call themselves {name!r}")
+        self._protocol_sets[name] = open_protocol_sets(ts, verify=verify)
         self._sets[name] = ts
 
     # -- what is loaded ---------------------------------------------------------------------------
@@ -106,14 +114,19 @@ class Benchmark:
     def sources(self) -> List[str]:
         return list(self._sets)
 
-    def manifest(self, source: Optional[str] = None) -> Dict[str, Any]:
-        return self._set(source).manifest
+    def protocols(self, source: Optional[str] = None) -> List[str]:
+        """Training protocols the source has results for: its own first, then those it lists."""
+        name = self._source_name(source)
+        return [self._sets[name].manifest.get("protocol")] + list(self._protocol_sets[name])
 
-    def datasets(self, source: Optional[str] = None) -> List[str]:
-        return [d for d in DATASETS if d in self._set(source).files]
+    def manifest(self, source: Optional[str] = None, *, protocol: Optional[str] = None) -> Dict[str, Any]:
+        return self._set(source, protocol).manifest
 
-    def fields(self, dataset: str, source: Optional[str] = None) -> List[str]:
-        return list(self._view(dataset, source).columns)
+    def datasets(self, source: Optional[str] = None, *, protocol: Optional[str] = None) -> List[str]:
+        return [d for d in DATASETS if d in self._set(source, protocol).files]
+
+    def fields(self, dataset: str, source: Optional[str] = None, *, protocol: Optional[str] = None) -> List[str]:
+        return list(self._view(dataset, source, protocol).columns)
 
     def proxy_names(self, dataset: str, source: Optional[str] = None) -> List[str]:
         """Proxy scores (variants included) this source holds for the dataset."""
@@ -129,12 +142,30 @@ class Benchmark:
             return sum(vals) / len(vals) if vals else None
         return self._set(source).manifest.get("proxy_seconds_mean", {}).get(ds, {}).get(proxy)
 
-    def _set(self, source: Optional[str]) -> TableSet:
+    def _source_name(self, source: Optional[str]) -> str:
         name = source or self.default_source
-        try:
-            return self._sets[name]
-        except KeyError:
-            raise UnknownSourceError(name, list(self._sets)) from None
+        if name not in self._sets:
+            raise UnknownSourceError(name, list(self._sets))
+        return name
+
+    def _protocol_name(self, source: str, protocol: Optional[str]) -> Optional[str]:
+        """The listed protocol set ``protocol`` names (older spellings read), None for the source's own."""
+        if protocol is None:
+            return None
+        if not isinstance(protocol, str):
+            raise InvalidArgumentError(f"protocol must be a protocol name (str) or None, got {short_repr(protocol)}")
+        own = self._sets[source].manifest.get("protocol")
+        for name in [own] + list(self._protocol_sets[source]):
+            if same_protocol(name, protocol):
+                return None if name == own else name
+        raise UnknownProtocolError(protocol, source, self.protocols(source),
+                                   "the source's own protocol is the default; others exist where its manifest "
+                                   "lists their table sets (protocol_sets)")
+
+    def _set(self, source: Optional[str], protocol: Optional[str] = None) -> TableSet:
+        name = self._source_name(source)
+        listed = self._protocol_name(name, protocol)
+        return self._sets[name] if listed is None else self._protocol_sets[name][listed]
 
     def _dataset(self, dataset: Any) -> str:
         try:
@@ -145,18 +176,25 @@ class Benchmark:
                 self._ds_names[dataset] = name
             return name
 
-    def _view(self, dataset: Any, source: Optional[str] = None) -> TableView:
+    def _view(self, dataset: Any, source: Optional[str] = None, protocol: Optional[str] = None) -> TableView:
         ds = self._dataset(dataset)
-        key = (ds, source or self.default_source)
+        if protocol is not None and not isinstance(protocol, str):
+            raise InvalidArgumentError(f"protocol must be a protocol name (str) or None, got {short_repr(protocol)}")
+        key = (ds, source or self.default_source, protocol)
         view = self._views.get(key)
         if view is None:
-            ts = self._set(source)
+            name = self._source_name(source)
+            listed = self._protocol_name(name, protocol)
+            ts = self._set(name, listed)
             if ds not in ts.files:
-                hint = f"source {key[1]!r} has no table for {ds}; it holds {sorted(ts.files)}"
-                if REFERENCE not in self._sets:
+                what = f"source {name!r}" + (f" under protocol {listed!r}" if listed else "")
+                hint = f"{what} has no table for {ds}; it holds {sorted(ts.files)}"
+                if REFERENCE not in self._sets and listed is None:
                     hint += (". The authors' results for all five datasets come with `hytasbench import` "
                              "(then Benchmark() or --source hytas)")
-                raise UnknownSourceError(key[1], list(self._sets), hint)
+                raise UnknownSourceError(name, list(self._sets), hint)
+            if listed is not None:
+                check_row_protocols(ts, ds, listed)
             view = self._views[key] = TableView(ts.columns(ds), ds, ts.source, ts.manifest)
         return view
 
@@ -179,11 +217,12 @@ class Benchmark:
         return rows
 
     def query(self, arch: ArchLike, dataset: str, *, source: Optional[str] = None, run: int = 0,
-              recompute: bool = False, seed: Optional[int] = None, data_root: Optional[str] = None,
-              device: Optional[str] = None) -> Record:
+              protocol: Optional[str] = None, recompute: bool = False, seed: Optional[int] = None,
+              data_root: Optional[str] = None, device: Optional[str] = None) -> Record:
         """One record: metrics, costs, every proxy and provenance of ``arch`` on ``dataset``.
 
-        ``run`` picks a repeat (0 is the headline run). ``recompute=True`` scores the
+        ``run`` picks a repeat (0 is the headline run), ``protocol`` the training protocol (default:
+        the source's own; see ``protocols()``). ``recompute=True`` scores the
         architecture live with the proxy kernels instead (needs torch and the dataset files), with
         ``seed`` (default 0), ``data_root`` and ``device`` (default "cpu"); a table ``source`` or
         ``run`` makes no sense there and is refused, as are the live options without it.
@@ -191,7 +230,7 @@ class Benchmark:
         # a repeated plain query is one dictionary lookup; keys are only exact ints and strings,
         # because True and 1.0 hash like 1 and must not find id 1
         plain = recompute is False and seed is None and data_root is None and device is None \
-            and type(run) is int and run == 0
+            and type(run) is int and run == 0 and protocol is None
         key = (arch, dataset, source) if plain and (type(arch) is int or type(arch) is str) \
             and type(dataset) is str and (source is None or type(source) is str) else None
         if key is not None:
@@ -201,9 +240,9 @@ class Benchmark:
         if recompute is not False:
             if recompute is not True:
                 raise InvalidArgumentError(f"recompute must be True or False, got {recompute!r}")
-            if source is not None or not (type(run) is int and run == 0):
+            if source is not None or protocol is not None or not (type(run) is int and run == 0):
                 raise InvalidArgumentError("query(..., recompute=True) scores the architecture live: it has no "
-                                           "table source or training run; drop source=/run=")
+                                           "table source, training protocol or run; drop source=/protocol=/run=")
             require("torch", "torch", "query(..., recompute=True)")
             from .live import recompute_record  # torch only here
 
@@ -212,7 +251,7 @@ class Benchmark:
         if seed is not None or data_root is not None or device is not None:
             raise InvalidArgumentError("seed=, data_root= and device= are options of a live recompute: "
                                        "pass recompute=True, or drop them to read the table")
-        view = self._view(dataset, source)
+        view = self._view(dataset, source, protocol)
         rows = self._rows(view, arch)
         if plain:
             record = Record(view, rows[0])
@@ -221,17 +260,19 @@ class Benchmark:
             return record
         return Record(view, rows[_run_index(run, rows)])
 
-    def query_many(self, archs: Iterable[ArchLike], dataset: str, *, source: Optional[str] = None) -> List[Record]:
+    def query_many(self, archs: Iterable[ArchLike], dataset: str, *, source: Optional[str] = None,
+                   protocol: Optional[str] = None) -> List[Record]:
         """Run-0 records of several architectures (a list, tuple, range or other non-string iterable)."""
         if isinstance(archs, (str, bytes, dict)) or not hasattr(archs, "__iter__"):
             raise InvalidArgumentError(f"query_many takes a list of architectures, got {type(archs).__name__} "
                                        f"{short_repr(archs)}; for one architecture use query()")
-        view = self._view(dataset, source)
+        view = self._view(dataset, source, protocol)
         return [Record(view, self._rows(view, a)[0]) for a in archs]
 
-    def runs(self, arch: ArchLike, dataset: str, *, source: Optional[str] = None) -> List[Record]:
+    def runs(self, arch: ArchLike, dataset: str, *, source: Optional[str] = None,
+             protocol: Optional[str] = None) -> List[Record]:
         """Every training run (repeat) of one architecture."""
-        view = self._view(dataset, source)
+        view = self._view(dataset, source, protocol)
         return [Record(view, r) for r in self._rows(view, arch)]
 
     def score(self, arch: ArchLike, dataset: str, proxies: Optional[Sequence[str]] = None, **kwargs: Any):
@@ -251,18 +292,19 @@ class Benchmark:
 
         return surrogate_for(self, dataset, source=source, model=model or DEFAULT_MODEL).predict(arch)
 
-    def has(self, arch: ArchLike, dataset: str, field: Optional[str] = None, *, source: Optional[str] = None) -> bool:
+    def has(self, arch: ArchLike, dataset: str, field: Optional[str] = None, *, source: Optional[str] = None,
+            protocol: Optional[str] = None) -> bool:
         """Whether the table holds the architecture (and, given ``field``, a value for it)."""
-        view = self._view(dataset, source)
+        view = self._view(dataset, source, protocol)
         try:
             rows = self._rows(view, arch)
         except ArchitectureNotInTableError:
             return False
         return field is None or Record(view, rows[0]).available(field)
 
-    def num_rows(self, dataset: str, *, source: Optional[str] = None) -> int:
+    def num_rows(self, dataset: str, *, source: Optional[str] = None, protocol: Optional[str] = None) -> int:
         """Number of rows (architectures x runs) of a dataset's table."""
-        return self._view(dataset, source).num_rows
+        return self._view(dataset, source, protocol).num_rows
 
     def rows(self, dataset: str, *, source: Optional[str] = None) -> int:
         """Deprecated name of :meth:`num_rows` (it returns a count, not rows)."""
@@ -270,10 +312,12 @@ class Benchmark:
                       DeprecationWarning, stacklevel=2)
         return self.num_rows(dataset, source=source)
 
-    def archs(self, dataset: Optional[str] = None, *, source: Optional[str] = None) -> List[Arch]:
+    def archs(self, dataset: Optional[str] = None, *, source: Optional[str] = None,
+              protocol: Optional[str] = None) -> List[Arch]:
         """Architectures of the table (of the first dataset when none is named), in table order.
         Each equals its canonical string, so ``"e48-h466533-r451343" in bench.archs()`` works."""
-        return [parse(a) for a in self._view(dataset or self.datasets(source)[0], source).by_str]
+        dataset = dataset or self.datasets(source, protocol=protocol)[0]
+        return [parse(a) for a in self._view(dataset, source, protocol).by_str]
 
     def archs_list(self, dataset: Optional[str] = None, *, source: Optional[str] = None) -> List[str]:
         """Deprecated: the canonical strings of :meth:`archs` (``[str(a) for a in bench.archs()]``)."""
@@ -287,7 +331,8 @@ class Benchmark:
     def __len__(self) -> int:
         return len(self._view(self.datasets()[0]).by_str)
 
-    def frame(self, dataset: str, *, source: Optional[str] = None, runs: str = "first", short_names: bool = False):
+    def frame(self, dataset: str, *, source: Optional[str] = None, runs: str = "first", short_names: bool = False,
+              protocol: Optional[str] = None):
         """The dataset's table as a pandas DataFrame (``runs="all"`` keeps the repeats).
         ``short_names=True`` names the columns as records do (``oa``, ``params``, ``snip``,
         ``dss__attn``; docs/api.md) instead of the table's ``metric_oa``, ``cost_params``, ..."""
@@ -296,8 +341,8 @@ class Benchmark:
         if not isinstance(short_names, bool):
             raise InvalidArgumentError(f"short_names must be True or False, got {short_repr(short_names)}")
         ds = self._dataset(dataset)
-        self._view(ds, source)  # same errors as a query
-        df = self._set(source).table(ds).to_pandas()
+        self._view(ds, source, protocol)  # same errors as a query
+        df = self._set(source, protocol).table(ds).to_pandas()
         if runs == "first":
             df = df[df["run"] == 0].reset_index(drop=True)
         return df.rename(columns=schema_short_names(df.columns)) if short_names else df
@@ -305,13 +350,13 @@ class Benchmark:
     def best(self, dataset: str, metric: str = "oa", *, source: Optional[str] = None,
              maximize: Optional[bool] = None, max_params: Optional[float] = None,
              max_flops: Optional[float] = None, min_params: Optional[float] = None,
-             min_flops: Optional[float] = None) -> Record:
+             min_flops: Optional[float] = None, protocol: Optional[str] = None) -> Record:
         """The headline-run record with the best value of ``metric`` under size constraints.
 
         ``maximize`` defaults to True, except for costs and times. Rows without the metric are
         skipped, never counted as zero.
         """
-        view = self._view(dataset, source)
+        view = self._view(dataset, source, protocol)
         col = view.resolve(metric) if isinstance(metric, str) else None
         numeric = view.numeric_columns()
         if col not in numeric:

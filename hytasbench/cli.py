@@ -32,6 +32,9 @@ def cmd_info(args: argparse.Namespace) -> int:
             "datasets": {ds: {"rows": bench.num_rows(ds, source=src), "architectures": len(bench.archs(ds, source=src)),
                               "proxies": bench.proxy_names(ds, src)} for ds in bench.datasets(src)},
             "notes": m.get("notes", []),
+            "other_protocols": {p: {"description": e.get("description"), "rows": e.get("rows"),
+                                    "architectures": e.get("architectures")}
+                                for p, e in (m.get("protocol_sets") or {}).items()},
         }
     if args.json:
         print(json.dumps(out, indent=2))
@@ -44,12 +47,15 @@ def cmd_info(args: argparse.Namespace) -> int:
                   f"{len(d['proxies'])} proxy columns")
         for note in info["notes"]:
             print(f"  note: {note}")
+        for protocol, p in info["other_protocols"].items():
+            rows = ", ".join(f"{ds} {n} rows" for ds, n in p["rows"].items())
+            print(f"  also under protocol {protocol} (query with --protocol): {rows}")
     return 0
 
 
 def cmd_query(args: argparse.Namespace) -> int:
     bench = _bench(args)
-    rec = bench.query(args.arch, args.dataset, run=args.run)
+    rec = bench.query(args.arch, args.dataset, run=args.run, protocol=args.protocol)
     data = {k: _jsonable(v) for k, v in rec.to_dict().items()}
     if args.fields:
         data = {f: _jsonable(rec[f]) for f in args.fields}
@@ -88,6 +94,7 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     p.add_argument("dataset", help="indian_pines, salinas, houston2013, paviau, ksc (or an alias)")
     p.add_argument("--run", type=int, default=0, help="training repeat (0 = headline run)")
     p.add_argument("--fields", nargs="+", help="only these fields (short names such as oa, params, snip)")
+    p.add_argument("--protocol", help="training protocol (default: the source's own; `info` lists the others)")
     common(p)
     p.set_defaults(func=cmd_query)
 

@@ -88,6 +88,19 @@ class UnknownSourceError(HytasError, KeyError):
         return self.args[0]
 
 
+class UnknownProtocolError(HytasError, KeyError):
+    """A training protocol for which a source holds no table set."""
+
+    def __init__(self, name: object, source: str, allowed: Iterable[str], hint: str = ""):
+        self.name = name
+        self.allowed = list(allowed)
+        msg = f"source {source!r} has no results under protocol {name!r}{_allowed(self.allowed)}"
+        super().__init__(msg + (f". {hint}" if hint else ""))
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 class TableError(HytasError, ValueError):
     """A table file that is missing, corrupt, truncated or of the wrong schema."""
 

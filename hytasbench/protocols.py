@@ -109,6 +109,17 @@ def canonical(name: str) -> str:
     return make_name(p.base, p.switches, list(p.custom))
 
 
+def same(a: object, b: object) -> bool:
+    """Whether two protocol names mean the same protocol (older spellings included); a name this
+    module cannot read equals only itself."""
+    def key(name: object) -> object:
+        try:
+            return canonical(name) if isinstance(name, str) else name
+        except InvalidProtocolError:
+            return name
+    return isinstance(a, str) and isinstance(b, str) and key(a) == key(b)
+
+
 def describe(name: str) -> str:
     """One sentence on what a protocol name means; names this module cannot read are returned as
     they are (e.g. the imported authors' rows, whose protocol is the authors' own)."""

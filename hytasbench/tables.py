@@ -25,6 +25,9 @@ from .schema import KEY_COLUMNS, MANIFEST, SCHEMA_VERSION
 from .validate import VALIDATION_VERSION, validate_columns
 
 LOCK = ".lock"  # writers of one table-set folder take turns on this file
+#: manifest key: protocol name -> {path, manifest_sha256, rows, ...} of a table set inside this folder
+#: that holds training results of that other protocol (never mixed into this set's rows)
+PROTOCOL_SETS = "protocol_sets"
 
 SUPPORTED_SCHEMAS = (1,)
 
@@ -227,7 +230,8 @@ def _write_locked(root: Path, tables: Mapping[str, Any], source: str, protocol: 
         validate_columns(columns, root / name, dataset, source)  # never write what loading would refuse
         _write_index(meta, columns)
         blobs[name] = (blob, meta)
-    _clean_leftovers(root, keep=_referenced_files(root))
+    previous = _previous_manifest(root)
+    _clean_leftovers(root, keep=set(previous.get("files") or {}))
     for name, (blob, _) in blobs.items():
         atomic_write_bytes(root / name, blob)
     files = {name: meta for name, (_, meta) in blobs.items()}
@@ -244,6 +248,9 @@ def _write_locked(root: Path, tables: Mapping[str, Any], source: str, protocol: 
         "notes": list(notes),
         **dict(extra or {}),
     }
+    # protocol sets attached to this folder stay attached when the set itself is rebuilt
+    if PROTOCOL_SETS not in manifest and previous.get(PROTOCOL_SETS) and previous.get("source") == source:
+        manifest[PROTOCOL_SETS] = previous[PROTOCOL_SETS]
     atomic_write_bytes(root / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False).encode())
     _clean_leftovers(root, keep=set(files))
     return manifest
@@ -261,20 +268,33 @@ def _clean_leftovers(root: Path, keep: set) -> None:
                 pass
 
 
-def _referenced_files(root: Path) -> set:
+def _previous_manifest(root: Path) -> Dict[str, Any]:
+    """The folder's current manifest as far as it is readable ({} if none): what a rewrite keeps."""
     try:
-        return set(json.loads((root / MANIFEST).read_text()).get("files", {}))
-    except (OSError, ValueError, AttributeError):
-        return set()
+        manifest = json.loads((root / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
 
 
 def read_manifest(path: os.PathLike) -> Dict[str, Any]:
     mpath = Path(path) / MANIFEST
+    return _manifest_of(mpath, _manifest_bytes(mpath))
+
+
+def _manifest_bytes(mpath: Path) -> bytes:
     if not mpath.is_file():
         raise TableError(mpath, "missing: not a hytasbench table set (expected manifest.json and Parquet files)")
     try:
-        manifest = json.loads(mpath.read_text())
-    except (OSError, ValueError) as exc:
+        return mpath.read_bytes()
+    except OSError as exc:
+        raise TableError(mpath, f"unreadable ({exc.strerror or exc})") from None
+
+
+def _manifest_of(mpath: Path, blob: bytes) -> Dict[str, Any]:
+    try:
+        manifest = json.loads(blob)
+    except ValueError as exc:
         raise TableError(mpath, f"unreadable or not JSON ({exc})") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict) or "source" not in manifest:
         raise TableError(mpath, "not a table manifest (needs 'source' and 'files')")
@@ -372,3 +392,104 @@ def _declare(mpath: Path, manifest: Dict[str, Any]) -> None:
             declare_proxy(str(name), int(decl["orientation"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise TableError(mpath, f"proxy declaration {name!r} is invalid ({exc})") from None
+
+
+def attach_protocol_set(parent: os.PathLike, child: os.PathLike) -> Dict[str, Any]:
+    """List the table set in ``child``, a folder inside ``parent``, in ``parent``'s manifest as the
+    same source's results under another training protocol; return the manifest entry.
+
+    The child is verified and content-validated first; it must call itself the parent's source,
+    have a protocol of its own (not the parent's, and every row saying so) and lie inside the
+    parent, so that the parent's manifest, holding the child manifest's sha256, binds the whole.
+    Re-attaching a rebuilt child replaces its entry.
+    """
+    from filelock import FileLock
+
+    from .protocols import describe, same
+
+    proot, croot = Path(parent), Path(child)
+    try:
+        rel = croot.resolve().relative_to(proot.resolve())
+    except ValueError:
+        raise TableError(croot, f"a protocol set must be a folder inside the table set it is attached to "
+                                f"({proot}), e.g. {proot / 'protocols' / '<name>'}") from None
+    if not rel.parts:
+        raise TableError(croot, "a table set cannot be attached to itself")
+    blob = _manifest_bytes(croot / MANIFEST)
+    ts = _open(croot, _manifest_of(croot / MANIFEST, blob), verify=True, parse=True)
+    protocol = ts.manifest.get("protocol")
+    if not isinstance(protocol, str) or not protocol:
+        raise TableError(croot / MANIFEST, "names no protocol; a protocol set is one protocol's results")
+    for dataset in ts.files:
+        check_row_protocols(ts, dataset, protocol)
+    with FileLock(str(proot / LOCK)):
+        mpath = proot / MANIFEST
+        manifest = _manifest_of(mpath, _manifest_bytes(mpath))
+        if ts.source != manifest["source"]:
+            raise TableError(croot / MANIFEST, f"source {ts.source!r} is not the source of {proot} "
+                                               f"({manifest['source']!r}); build it with --source {manifest['source']}")
+        if same(protocol, manifest.get("protocol")):
+            raise TableError(croot / MANIFEST, f"protocol {protocol!r} is the protocol of {proot} itself; its "
+                                               "rows belong in that set (build with --base), not beside it")
+        entry = {"path": rel.as_posix(), "manifest_sha256": hashlib.sha256(blob).hexdigest(),
+                 "description": describe(protocol),
+                 "rows": {ds: meta["rows"] for ds, (_, meta) in ts.files.items()},
+                 "architectures": {ds: len(set(ts.columns(ds)["arch"])) for ds in ts.files},
+                 "attached": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+        listed = dict(manifest.get(PROTOCOL_SETS) or {})
+        listed = {name: e for name, e in listed.items() if not same(name, protocol)}
+        listed[protocol] = entry
+        manifest[PROTOCOL_SETS] = listed
+        atomic_write_bytes(mpath, json.dumps(manifest, indent=2, sort_keys=False).encode())
+    return entry
+
+
+def open_protocol_sets(ts: TableSet, verify: bool = True) -> Dict[str, TableSet]:
+    """The protocol sets ``ts``'s manifest lists, each opened (and, with ``verify``, checked
+    against the sha256 its manifest had when attached). A listed set that is missing, changed,
+    outside the folder or not what its entry says raises TableError: it is never skipped."""
+    mpath = ts.path / MANIFEST
+    listed = ts.manifest.get(PROTOCOL_SETS) or {}
+    if not isinstance(listed, dict):
+        raise TableError(mpath, f"'{PROTOCOL_SETS}' must map protocol names to their table sets")
+    out: Dict[str, TableSet] = {}
+    for name, entry in listed.items():
+        where = f"protocol set {name!r} of {ts.path}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str) \
+                or not isinstance(entry.get("manifest_sha256"), str) or not isinstance(entry.get("rows"), dict):
+            raise TableError(mpath, f"{where}: the entry needs 'path', 'manifest_sha256' and 'rows'")
+        parts = entry["path"].split("/")
+        if entry["path"].startswith("/") or "\\" in entry["path"] or any(p in ("", ".", "..") for p in parts):
+            raise TableError(mpath, f"{where}: path {entry['path']!r} is not a folder inside the table set")
+        folder = ts.path.joinpath(*parts)
+        try:
+            blob = _manifest_bytes(folder / MANIFEST)
+        except TableError:
+            raise TableError(folder / MANIFEST, f"missing or unreadable, but {mpath} lists it as the {name} "
+                                                "results: restore the folder, or rebuild and re-attach it") from None
+        digest = hashlib.sha256(blob).hexdigest()
+        if verify and digest != entry["manifest_sha256"]:
+            raise TableError(folder / MANIFEST, f"changed since it was attached to {ts.path} (sha256 {digest[:16]}..., "
+                                                f"the entry says {entry['manifest_sha256'][:16]}...): re-attach it "
+                                                "(python -m builders.build ... --attach-to) or restore it")
+        child = _open(folder, _manifest_of(folder / MANIFEST, blob), verify, parse=False)
+        if child.source != ts.source or child.manifest.get("protocol") != name:
+            raise TableError(folder / MANIFEST, f"is source {child.source!r}, protocol "
+                                                f"{child.manifest.get('protocol')!r}; {mpath} lists it as "
+                                                f"{ts.source!r} under {name!r}")
+        rows = {ds: meta.get("rows") for ds, (_, meta) in child.files.items()}
+        if rows != entry["rows"]:
+            raise TableError(folder / MANIFEST, f"has rows {rows}; {mpath} lists {entry['rows']}")
+        out[name] = child
+    return out
+
+
+def check_row_protocols(ts: TableSet, dataset: str, protocol: str) -> None:
+    """Every row of a protocol set says that protocol (a synthetic-cube run with its suffix)."""
+    from .protocols import SYNTHETIC_SUFFIX
+
+    allowed = {protocol, protocol + SYNTHETIC_SUFFIX}
+    got = sorted({str(p) for p in ts.columns(dataset).get("protocol", [None])} - allowed)
+    if got:
+        raise TableError(ts.files[dataset][0], f"rows of protocol {got} in a set of protocol {protocol!r}; "
+                                               "a protocol set holds that protocol's rows only")

@@ -58,6 +58,23 @@ def test_manifest_tells_the_truth(shipped):
         assert set(frame["protocol"]) == {cov["protocol"]}
 
 
+def test_protocol_sets_hold_what_the_manifest_lists(shipped):
+    """Each set of another training protocol: the rows and architectures the manifest lists, every
+    row of that protocol and trained (that is all such a set holds), each from an ingested result."""
+    listed = shipped.manifest().get("protocol_sets") or {}
+    assert shipped.protocols() == [shipped.manifest()["protocol"], *listed]
+    for protocol, entry in listed.items():
+        m = shipped.manifest(protocol=protocol)
+        assert m["protocol"] == protocol and m["source"] == shipped.manifest()["source"]
+        for ds, rows in entry["rows"].items():
+            frame = shipped.frame(ds, protocol=protocol, runs="all")
+            assert len(frame) == rows and frame["arch"].nunique() == entry["architectures"][ds]
+            assert set(frame["protocol"]) == {protocol} and frame["metric_oa"].notna().all()
+            assert m["build"]["coverage"][ds]["units"]["train"]["done"] == rows
+            ingested = " ".join(n for n in m["notes"] if "ingested" in n)
+            assert all(f"{a} from " in ingested for a in frame["arch"]), ds
+
+
 @pytest.mark.slow
 def test_non_editable_install_ships_the_tables(tmp_path):
     if not (TABLES / "manifest.json").is_file():
@@ -83,3 +100,6 @@ def test_non_editable_install_ships_the_tables(tmp_path):
     assert info["default_source"] == "hytasbench"
     assert info["sources"]["hytasbench"]["datasets"]["indian_pines"]["architectures"] == 2000
     assert (env_dir / "share" / "hytasbench" / "tables" / "manifest.json").is_file()
+    listed = json.loads((TABLES / "manifest.json").read_text()).get("protocol_sets") or {}
+    assert {p: e["rows"] for p, e in info["sources"]["hytasbench"]["other_protocols"].items()} == \
+        {p: e["rows"] for p, e in listed.items()}  # each set installed beside the tables, verified

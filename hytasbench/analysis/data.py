@@ -37,6 +37,10 @@ class SourceData:
     manifest: Dict[str, Any] = field(default_factory=dict)
     runs: Dict[str, pd.DataFrame] = field(default_factory=dict)
     oa_source: Optional[str] = None  # where the metric_* columns came from when not from ``source``
+    #: per dataset: headline-run OA by architecture (index ``arch``), one column per training
+    #: protocol the source holds (its own, then the protocol sets its manifest lists) and, with
+    #: ``oa_source``, one for that source's OA; only protocols with at least one OA on the dataset
+    protocol_oa: Dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def load(source: Optional[Source] = None, datasets: Optional[Sequence[str]] = None,
@@ -65,6 +69,7 @@ def load(source: Optional[Source] = None, datasets: Optional[Sequence[str]] = No
         names = [d for d in names if d in wanted]
     every = {ds: bench.frame(ds, runs="all") for ds in names}
     frames = {ds: f[f["run"] == 0].reset_index(drop=True) for ds, f in every.items()}
+    protocol_oa = {ds: _protocol_oa(bench, ds, f) for ds, f in frames.items()}
     for ds, f in frames.items():
         for name in scores:  # computed over the whole table by the query path, read per architecture
             values = [bench.query(a, ds)[name] for a in f["arch"]]
@@ -81,8 +86,29 @@ def load(source: Optional[Source] = None, datasets: Optional[Sequence[str]] = No
             metrics = [c for c in theirs.columns if c.startswith(METRIC_PREFIX)]
             frames[ds] = f.drop(columns=[c for c in f.columns if c.startswith(METRIC_PREFIX)]).merge(
                 theirs[["arch"] + metrics], on="arch", how="left")
+            if TARGET in theirs.columns and theirs[TARGET].notna().any():
+                label = f"{oa_name} ({other.manifest().get('protocol')})"
+                protocol_oa[ds] = protocol_oa[ds].join(theirs.set_index("arch")[TARGET].rename(label), how="outer")
     runs = {ds: f for ds, f in every.items() if len(f) > len(frames.get(ds, f))}
-    return SourceData(bench.default_source, frames, bench.manifest(), runs, oa_name)
+    protocol_oa = {ds: t for ds, t in protocol_oa.items() if ds in frames}
+    return SourceData(bench.default_source, frames, bench.manifest(), runs, oa_name, protocol_oa)
+
+
+def _protocol_oa(bench: Any, dataset: str, own: pd.DataFrame) -> pd.DataFrame:
+    """Headline-run OA by architecture under each protocol the source holds for the dataset."""
+    columns = {}
+    for i, protocol in enumerate(bench.protocols()):
+        if i == 0:
+            frame = own
+        elif dataset in bench.datasets(protocol=protocol):
+            frame = bench.frame(dataset, protocol=protocol)
+        else:
+            continue
+        if TARGET in frame.columns and frame[TARGET].notna().any():
+            columns[protocol] = frame.set_index("arch")[TARGET].astype(float)
+    out = pd.DataFrame(columns)
+    out.index.name = "arch"
+    return out
 
 
 def dataset_title(dataset: str) -> str:

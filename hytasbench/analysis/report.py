@@ -21,7 +21,7 @@ import pandas as pd
 
 from .. import __version__
 from ..cache import cache_dir
-from . import ablation, correlation, factors, layers, noise, predictor, scales
+from . import ablation, correlation, factors, layers, noise, predictor, protocols, scales
 from . import markdown as md
 from .data import TARGET, SourceData, dataset_title, load, present, score_columns
 
@@ -384,6 +384,35 @@ def section_noise(w: Writer, data: SourceData) -> None:
                "`seed` values): proxy seed noise is not measured here.")
 
 
+def section_protocols(w: Writer, data: SourceData) -> None:
+    w.heading(2, "8. Training protocols")
+    shared = {ds: protocols.shared_architectures(t) for ds, t in data.protocol_oa.items()}
+    shared = {ds: t for ds, t in shared.items() if not t.empty}
+    if not shared:
+        w.text("Not available for this source: no architecture has OA under more than one training protocol "
+               "(the source's own, the protocol sets its manifest lists" + (", and the OA of " + data.oa_source
+                                                                            if data.oa_source else "") + ").")
+        return
+    for ds, oa in shared.items():
+        w.heading(3, dataset_title(ds))
+        pairs = protocols.compare(oa)
+        w.csv(f"protocols_{ds}", pairs)
+        w.csv(f"protocols_{ds}_architectures", oa.reset_index())
+        w.text("Headline-run OA (%) of the same architectures under two protocols: `n` architectures trained under "
+               "both; mean and standard deviation of each on those n; the mean and standard deviation of the "
+               "per-architecture difference (first − second); Spearman ρ across the n (from 3 on).",
+               md.table(pairs.set_index("first"), {"second": str, "n": _count, "spearman": md.number(3)},
+                        md.percent(2), index_label="first"))
+        w.text("Per architecture (OA %, – where it was not trained under that protocol):",
+               md.table(oa.rename(index=_arch_label), default=md.percent(2), index_label="architecture"))
+
+
+def _arch_label(arch: str) -> str:
+    from ..space import parse
+
+    return f"id {parse(arch).id} `{arch}`" if parse(arch).id is not None else f"`{arch}`"
+
+
 def _count(value: float) -> str:
     return str(int(value)) if np.isfinite(value) else "–"
 
@@ -475,6 +504,7 @@ def build_report(source: Optional[str] = None, out: Path = Path("hytasbench-repo
     if rf:
         steps.append(("predictor", lambda: section_predictor(w, data, study, bar.step)))
     steps.append(("noise", lambda: section_noise(w, data)))
+    steps.append(("protocols", lambda: section_protocols(w, data)))
     bar = ProgressLine(len(steps), None if progress is True else progress if progress else io.StringIO())
     for name, step in steps:
         start = time.perf_counter()
