@@ -165,10 +165,10 @@ def parser() -> argparse.ArgumentParser:
                     "revisions, per-layer scores and seconds), so that a build continues from it on a fresh machine "
                     "without recomputing or losing them; default: the --out folder when it holds a table set; "
                     "'none' to start from the work directory alone")
-    io.add_argument("--attach-to", type=Path, metavar="TABLES", help="after writing, list the --out table set (a "
-                    "folder inside TABLES, of another training protocol) in TABLES' manifest, so that "
-                    "Benchmark(source=...).query(..., protocol=...) serves it (e.g. --out tables/protocols/<name> "
-                    "--attach-to tables)")
+    io.add_argument("--attach-to", type=Path, metavar="TABLES", help="after writing the --out table set (of "
+                    "another training protocol than TABLES', same --source, outside TABLES), copy it into "
+                    "TABLES/protocols/ and list it in TABLES' manifest, so that Benchmark(source=...).query(..., "
+                    "protocol=...) serves it (e.g. --out work/protocol_tables/out --attach-to tables)")
     io.add_argument("--description", default="", help="manifest description")
     io.add_argument("--note", action="append", default=[], help="manifest note (repeatable)")
     run = p.add_argument_group("how it runs")
@@ -435,12 +435,9 @@ def check_attachable(parent: Path, out: Path, source: str, protocol: str) -> Non
     from hytasbench.tables import read_manifest
 
     manifest = read_manifest(parent)
-    try:
-        inside = out.resolve().relative_to(parent.resolve()).parts
-    except ValueError:
-        inside = ()
-    if not inside:
-        raise BuildError(f"--attach-to {parent}: --out {out} must be a folder inside it (e.g. {parent / 'protocols'})")
+    if out.resolve() == parent.resolve() or out.resolve().is_relative_to(parent.resolve()):
+        raise BuildError(f"--attach-to {parent}: --out {out} lies inside it; write the protocol's own table set "
+                         "elsewhere (e.g. --out work/protocol_tables/out): attaching copies it in")
     if manifest["source"] != source:
         raise BuildError(f"--attach-to {parent}: its source is {manifest['source']!r}, this build's {source!r}; "
                          f"give --source {manifest['source']}")

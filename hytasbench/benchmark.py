@@ -16,7 +16,7 @@ from .protocols import same as same_protocol
 from .record import Record
 from .schema import COST_PREFIX, cost_column, orientation, proxy_column, score_names, short_names as schema_short_names
 from .space import Arch, ArchLike, parse
-from .tables import TableSet, check_row_protocols, open_protocol_sets, read_table_set
+from .tables import TableSet, check_row_protocols, read_table_set
 from .view import TableView
 
 SHIPPED = "hytasbench"
@@ -75,8 +75,6 @@ class Benchmark:
     def __init__(self, source: Union[None, str, os.PathLike, Sequence[Union[str, os.PathLike]]] = None,
                  verify: bool = True):
         self._sets: Dict[str, TableSet] = {}
-        #: source -> {protocol name: its table set}, the sets each source's manifest lists
-        self._protocol_sets: Dict[str, Dict[str, TableSet]] = {}
         self._views: Dict[tuple, TableView] = {}
         self._ds_names: Dict[Any, str] = {}
         #: (arch id or string as given, dataset as given, source) -> the run-0 record: the repeat
@@ -102,11 +100,10 @@ class Benchmark:
         self.default_source = next(iter(self._sets))
 
     def _add(self, path: Path, verify: bool) -> None:
-        ts = read_table_set(path, verify=verify, parse=False)
+        ts = read_table_set(path, verify=verify, parse=False, protocol_sets=True)
         name = ts.source
         if name in self._sets:
             raise UnknownSourceError(name, list(self._sets), f"two table sets both call themselves {name!r}")
-        self._protocol_sets[name] = open_protocol_sets(ts, verify=verify)
         self._sets[name] = ts
 
     # -- what is loaded ---------------------------------------------------------------------------
@@ -116,8 +113,9 @@ class Benchmark:
 
     def protocols(self, source: Optional[str] = None) -> List[str]:
         """Training protocols the source has results for: its own first, then those it lists."""
-        name = self._source_name(source)
-        return [self._sets[name].manifest.get("protocol")] + list(self._protocol_sets[name])
+        ts = self._sets[self._source_name(source)]
+        own = ts.manifest.get("protocol")
+        return ([own] if isinstance(own, str) else []) + list(ts.protocol_sets)
 
     def manifest(self, source: Optional[str] = None, *, protocol: Optional[str] = None) -> Dict[str, Any]:
         return self._set(source, protocol).manifest
@@ -155,17 +153,19 @@ class Benchmark:
         if not isinstance(protocol, str):
             raise InvalidArgumentError(f"protocol must be a protocol name (str) or None, got {short_repr(protocol)}")
         own = self._sets[source].manifest.get("protocol")
-        for name in [own] + list(self._protocol_sets[source]):
+        for name in [own] + list(self._sets[source].protocol_sets):
             if same_protocol(name, protocol):
                 return None if name == own else name
+        holders = [s for s in self._sets if s != source and any(same_protocol(n, protocol) for n in self.protocols(s))]
         raise UnknownProtocolError(protocol, source, self.protocols(source),
+                                   f"source {holders[0]!r} has it: pass source={holders[0]!r}" if holders else
                                    "the source's own protocol is the default; others exist where its manifest "
                                    "lists their table sets (protocol_sets)")
 
     def _set(self, source: Optional[str], protocol: Optional[str] = None) -> TableSet:
         name = self._source_name(source)
         listed = self._protocol_name(name, protocol)
-        return self._sets[name] if listed is None else self._protocol_sets[name][listed]
+        return self._sets[name] if listed is None else self._sets[name].protocol_sets[listed]
 
     def _dataset(self, dataset: Any) -> str:
         try:
@@ -186,10 +186,12 @@ class Benchmark:
             name = self._source_name(source)
             listed = self._protocol_name(name, protocol)
             ts = self._set(name, listed)
+            if ds not in ts.files and listed is not None:
+                raise UnknownProtocolError(listed, name, [p for p in self.protocols(name) if ds in self._set(name, p).files],
+                                           f"under {listed!r} it holds {sorted(ts.files)}", dataset=ds)
             if ds not in ts.files:
-                what = f"source {name!r}" + (f" under protocol {listed!r}" if listed else "")
-                hint = f"{what} has no table for {ds}; it holds {sorted(ts.files)}"
-                if REFERENCE not in self._sets and listed is None:
+                hint = f"source {name!r} has no table for {ds}; it holds {sorted(ts.files)}"
+                if REFERENCE not in self._sets:
                     hint += (". The authors' results for all five datasets come with `hytasbench import` "
                              "(then Benchmark() or --source hytas)")
                 raise UnknownSourceError(name, list(self._sets), hint)

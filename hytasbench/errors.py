@@ -89,12 +89,14 @@ class UnknownSourceError(HytasError, KeyError):
 
 
 class UnknownProtocolError(HytasError, KeyError):
-    """A training protocol for which a source holds no table set."""
+    """A training protocol for which a source holds no table set (or none of that dataset);
+    ``allowed`` lists the protocols it has (for that dataset)."""
 
-    def __init__(self, name: object, source: str, allowed: Iterable[str], hint: str = ""):
+    def __init__(self, name: object, source: str, allowed: Iterable[str], hint: str = "", dataset: str = ""):
         self.name = name
         self.allowed = list(allowed)
-        msg = f"source {source!r} has no results under protocol {name!r}{_allowed(self.allowed)}"
+        on = f" on {dataset}" if dataset else ""
+        msg = f"source {source!r} has no results{on} under protocol {name!r}{_allowed(self.allowed)}"
         super().__init__(msg + (f". {hint}" if hint else ""))
 
     def __str__(self) -> str:

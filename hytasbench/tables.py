@@ -16,6 +16,7 @@ import hashlib
 import json
 import marshal
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
@@ -25,9 +26,11 @@ from .schema import KEY_COLUMNS, MANIFEST, SCHEMA_VERSION
 from .validate import VALIDATION_VERSION, validate_columns
 
 LOCK = ".lock"  # writers of one table-set folder take turns on this file
-#: manifest key: protocol name -> {path, manifest_sha256, rows, ...} of a table set inside this folder
-#: that holds training results of that other protocol (never mixed into this set's rows)
+#: manifest key: protocol name -> the same source's results under that other training protocol: a
+#: table set whose manifest is inline in the entry and whose Parquet files lie in this folder's
+#: ``protocols/<folder>`` (never mixed into this set's rows)
 PROTOCOL_SETS = "protocol_sets"
+PROTOCOLS_DIR = "protocols"
 
 SUPPORTED_SCHEMAS = (1,)
 
@@ -74,6 +77,8 @@ class TableSet:
         self.files = files
         self._tables: Dict[str, Any] = {}
         self._columns: Dict[str, Dict[str, list]] = {}
+        #: protocol name -> the set of this source's results under it (read_table_set(protocol_sets=True))
+        self.protocol_sets: Dict[str, "TableSet"] = {}
 
     @property
     def source(self) -> str:
@@ -210,6 +215,8 @@ def _write_locked(root: Path, tables: Mapping[str, Any], source: str, protocol: 
                   notes: Iterable[str], extra: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     from . import __version__
 
+    previous = _previous_manifest(root)
+    carried = _carried_protocol_sets(root, previous, source, protocol, extra)
     blobs: Dict[str, Tuple[bytes, Dict[str, Any]]] = {}
     for dataset, data in tables.items():
         import pyarrow as pa
@@ -230,7 +237,6 @@ def _write_locked(root: Path, tables: Mapping[str, Any], source: str, protocol: 
         validate_columns(columns, root / name, dataset, source)  # never write what loading would refuse
         _write_index(meta, columns)
         blobs[name] = (blob, meta)
-    previous = _previous_manifest(root)
     _clean_leftovers(root, keep=set(previous.get("files") or {}))
     for name, (blob, _) in blobs.items():
         atomic_write_bytes(root / name, blob)
@@ -248,9 +254,8 @@ def _write_locked(root: Path, tables: Mapping[str, Any], source: str, protocol: 
         "notes": list(notes),
         **dict(extra or {}),
     }
-    # protocol sets attached to this folder stay attached when the set itself is rebuilt
-    if PROTOCOL_SETS not in manifest and previous.get(PROTOCOL_SETS) and previous.get("source") == source:
-        manifest[PROTOCOL_SETS] = previous[PROTOCOL_SETS]
+    if carried:
+        manifest[PROTOCOL_SETS] = carried
     atomic_write_bytes(root / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False).encode())
     _clean_leftovers(root, keep=set(files))
     return manifest
@@ -268,6 +273,25 @@ def _clean_leftovers(root: Path, keep: set) -> None:
                 pass
 
 
+def _carried_protocol_sets(root: Path, previous: Dict[str, Any], source: str, protocol: str,
+                           extra: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The protocol sets of the folder's current manifest, which stay listed when the set itself is
+    rewritten (same source); refused if the rewrite gives the set one of their protocols."""
+    from .protocols import same
+
+    listed = previous.get(PROTOCOL_SETS)
+    if not listed or previous.get("source") != source or PROTOCOL_SETS in (extra or {}):
+        return None
+    if not isinstance(listed, dict):
+        raise TableError(root / MANIFEST, f"'{PROTOCOL_SETS}' must map protocol names to their sets; fix or "
+                                          "remove it before rewriting the set")
+    clash = [name for name in listed if same(name, protocol)]
+    if clash:
+        raise TableError(root / MANIFEST, f"lists results under protocol {clash[0]!r} beside the set's own; "
+                                          f"the set cannot become {protocol!r} itself")
+    return listed
+
+
 def _previous_manifest(root: Path) -> Dict[str, Any]:
     """The folder's current manifest as far as it is readable ({} if none): what a rewrite keeps."""
     try:
@@ -283,10 +307,11 @@ def read_manifest(path: os.PathLike) -> Dict[str, Any]:
 
 
 def _manifest_bytes(mpath: Path) -> bytes:
-    if not mpath.is_file():
-        raise TableError(mpath, "missing: not a hytasbench table set (expected manifest.json and Parquet files)")
     try:
         return mpath.read_bytes()
+    except FileNotFoundError:
+        raise TableError(mpath, "missing: not a hytasbench table set (expected manifest.json and Parquet files)") \
+            from None
     except OSError as exc:
         raise TableError(mpath, f"unreadable ({exc.strerror or exc})") from None
 
@@ -296,6 +321,10 @@ def _manifest_of(mpath: Path, blob: bytes) -> Dict[str, Any]:
         manifest = json.loads(blob)
     except ValueError as exc:
         raise TableError(mpath, f"unreadable or not JSON ({exc})") from None
+    return _checked_manifest(mpath, manifest)
+
+
+def _checked_manifest(mpath: Path, manifest: Any) -> Dict[str, Any]:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict) or "source" not in manifest:
         raise TableError(mpath, "not a table manifest (needs 'source' and 'files')")
     version = manifest.get("schema_version")
@@ -320,18 +349,22 @@ def _parse(fpath: Path, blob: bytes, meta: Dict[str, Any]):
     return table
 
 
-def read_table_set(path: os.PathLike, verify: bool = True, parse: bool = True) -> TableSet:
+def read_table_set(path: os.PathLike, verify: bool = True, parse: bool = True,
+                   protocol_sets: bool = False) -> TableSet:
     """Open a table set, checking every file's sha256 (``verify``), parsing and content-validating
-    it (``parse``).
+    it (``parse``); with ``protocol_sets``, also every set of other protocols its manifest lists
+    (``TableSet.protocol_sets``, files checked the same way, parsed at first use).
 
     Raises TableError naming the first bad file; nothing is returned half-loaded. A set replaced
-    while it is being opened (a concurrent re-import) is opened again from its new manifest.
+    while it is being opened (a concurrent re-import or attach) is opened again from its new manifest.
     """
     root = Path(path)
     for attempt in range(3):
         manifest = read_manifest(root)
         try:
             ts = _open(root, manifest, verify, parse)
+            if protocol_sets:
+                ts.protocol_sets = _open_protocol_sets(ts, verify)
         except TableError:
             if attempt < 2 and _manifest_changed(root, manifest):
                 continue
@@ -347,13 +380,13 @@ def _manifest_changed(root: Path, manifest: Dict[str, Any]) -> bool:
         return False
 
 
-def _open(root: Path, manifest: Dict[str, Any], verify: bool, parse: bool) -> TableSet:
+def _open(root: Path, manifest: Dict[str, Any], verify: bool, parse: bool, mpath: Optional[Path] = None) -> TableSet:
     files: Dict[str, Tuple[Path, Dict[str, Any]]] = {}
     parsed: Dict[str, Any] = {}
     for name, meta in manifest["files"].items():
         fpath = root / name
         if not isinstance(meta, dict) or not isinstance(meta.get("dataset"), str) or "/" in name or "\\" in name:
-            raise TableError(root / MANIFEST, f"entry {name!r} is not a file of this folder with a dataset")
+            raise TableError(mpath or root / MANIFEST, f"entry {name!r} is not a file of this folder with a dataset")
         if verify or parse:
             try:
                 blob = fpath.read_bytes()  # hash and parse the very same bytes
@@ -371,7 +404,7 @@ def _open(root: Path, manifest: Dict[str, Any], verify: bool, parse: bool) -> Ta
         elif not fpath.is_file():
             raise TableError(fpath, "listed in the manifest but missing")
         files[meta["dataset"]] = (fpath, meta)
-    _declare(root / MANIFEST, manifest)
+    _declare(mpath or root / MANIFEST, manifest)
     ts = TableSet(root, manifest, files)
     ts._tables.update(parsed)
     for dataset in parsed:
@@ -394,93 +427,128 @@ def _declare(mpath: Path, manifest: Dict[str, Any]) -> None:
             raise TableError(mpath, f"proxy declaration {name!r} is invalid ({exc})") from None
 
 
-def attach_protocol_set(parent: os.PathLike, child: os.PathLike) -> Dict[str, Any]:
-    """List the table set in ``child``, a folder inside ``parent``, in ``parent``'s manifest as the
-    same source's results under another training protocol; return the manifest entry.
 
-    The child is verified and content-validated first; it must call itself the parent's source,
-    have a protocol of its own (not the parent's, and every row saying so) and lie inside the
-    parent, so that the parent's manifest, holding the child manifest's sha256, binds the whole.
-    Re-attaching a rebuilt child replaces its entry.
+def protocol_folder(protocol: str) -> str:
+    """Where a protocol set's files lie in its source's folder: ``protocols/`` and the name with
+    every character but a-z, 0-9 and '-' written as '-' (two protocols of one source whose names
+    map to the same folder cannot both be attached)."""
+    return PROTOCOLS_DIR + "/" + re.sub(r"[^a-z0-9-]", "-", protocol.lower())
+
+
+def attach_protocol_set(parent: os.PathLike, child: os.PathLike) -> Dict[str, Any]:
+    """Copy the table set in ``child`` (a folder outside ``parent``) into ``parent`` as the parent
+    source's results under another training protocol, list it in ``parent``'s manifest, and return
+    the entry. Re-attaching a protocol replaces its entry.
+
+    The child is read whole under its writers' lock, verified and content-validated; it must call
+    itself the parent's source, name a protocol that is not the parent's, hold at least one table
+    and only rows of its protocol. Crash-safe like a write: the files are copied (content-addressed
+    names) first, the parent's manifest is replaced last and the files it no longer lists are
+    removed after, so a kill at any moment leaves the old or the new listing, each with its files.
     """
     from filelock import FileLock
 
     from .protocols import describe, same
 
     proot, croot = Path(parent), Path(child)
+    if croot.resolve() == proot.resolve() or croot.resolve().is_relative_to(proot.resolve()):
+        raise TableError(croot, f"a protocol set is attached from a table set outside {proot} (attaching copies "
+                                f"its files into {proot / PROTOCOLS_DIR}); build it elsewhere, e.g. --out work/...")
+    cmpath = croot / MANIFEST
+    read_manifest(croot)  # a typed error for a folder that is no table set, before a lock file is made in it
     try:
-        rel = croot.resolve().relative_to(proot.resolve())
-    except ValueError:
-        raise TableError(croot, f"a protocol set must be a folder inside the table set it is attached to "
-                                f"({proot}), e.g. {proot / 'protocols' / '<name>'}") from None
-    if not rel.parts:
-        raise TableError(croot, "a table set cannot be attached to itself")
-    blob = _manifest_bytes(croot / MANIFEST)
-    ts = _open(croot, _manifest_of(croot / MANIFEST, blob), verify=True, parse=True)
-    protocol = ts.manifest.get("protocol")
+        with FileLock(str(croot / LOCK)):  # its writers take turns on this: read one whole version
+            manifest = _manifest_of(cmpath, _manifest_bytes(cmpath))
+            ts = _open(croot, manifest, verify=True, parse=True)
+            blobs = {name: (croot / name).read_bytes() for name in manifest["files"]}
+    except OSError as exc:
+        raise TableError(exc.filename or croot, f"cannot read the set to attach ({exc.strerror or exc})") from None
+    for name, meta in manifest["files"].items():  # the bytes copied are the bytes verified
+        if hashlib.sha256(blobs[name]).hexdigest() != meta["sha256"]:
+            raise TableError(croot / name, "changed while it was read (a writer that does not take the set's lock)")
+    protocol = manifest.get("protocol")
     if not isinstance(protocol, str) or not protocol:
-        raise TableError(croot / MANIFEST, "names no protocol; a protocol set is one protocol's results")
+        raise TableError(cmpath, "names no protocol; a protocol set is one protocol's results")
+    if not ts.files:
+        raise TableError(cmpath, "holds no table; there is nothing to attach")
     for dataset in ts.files:
         check_row_protocols(ts, dataset, protocol)
-    with FileLock(str(proot / LOCK)):
-        mpath = proot / MANIFEST
-        manifest = _manifest_of(mpath, _manifest_bytes(mpath))
-        if ts.source != manifest["source"]:
-            raise TableError(croot / MANIFEST, f"source {ts.source!r} is not the source of {proot} "
-                                               f"({manifest['source']!r}); build it with --source {manifest['source']}")
-        if same(protocol, manifest.get("protocol")):
-            raise TableError(croot / MANIFEST, f"protocol {protocol!r} is the protocol of {proot} itself; its "
-                                               "rows belong in that set (build with --base), not beside it")
-        entry = {"path": rel.as_posix(), "manifest_sha256": hashlib.sha256(blob).hexdigest(),
-                 "description": describe(protocol),
-                 "rows": {ds: meta["rows"] for ds, (_, meta) in ts.files.items()},
-                 "architectures": {ds: len(set(ts.columns(ds)["arch"])) for ds in ts.files},
-                 "attached": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-        listed = dict(manifest.get(PROTOCOL_SETS) or {})
-        listed = {name: e for name, e in listed.items() if not same(name, protocol)}
-        listed[protocol] = entry
-        manifest[PROTOCOL_SETS] = listed
-        atomic_write_bytes(mpath, json.dumps(manifest, indent=2, sort_keys=False).encode())
+    folder = protocol_folder(protocol)
+    target = proot.joinpath(*folder.split("/"))
+    pmpath = proot / MANIFEST
+    read_manifest(proot)
+    try:
+        with FileLock(str(proot / LOCK)):
+            pmanifest = _manifest_of(pmpath, _manifest_bytes(pmpath))
+            if ts.source != pmanifest["source"]:
+                raise TableError(cmpath, f"source {ts.source!r} is not the source of {proot} "
+                                         f"({pmanifest['source']!r}); build it with --source {pmanifest['source']}")
+            if same(protocol, pmanifest.get("protocol")):
+                raise TableError(cmpath, f"protocol {protocol!r} is the protocol of {proot} itself; its rows belong "
+                                         "in that set (build into it with --base), not beside it")
+            listed = pmanifest.get(PROTOCOL_SETS) or {}
+            if not isinstance(listed, dict):
+                raise TableError(pmpath, f"'{PROTOCOL_SETS}' must map protocol names to their sets; fix or remove "
+                                         "it before attaching")
+            kept = {n: e for n, e in listed.items() if not same(n, protocol)}
+            clash = [n for n, e in kept.items() if not isinstance(e, dict) or e.get("path") == folder]
+            if clash:
+                raise TableError(pmpath, f"protocol set {clash[0]!r} is malformed or lies in {folder}, where "
+                                         f"{protocol!r} would go; fix or remove that entry first")
+            target.mkdir(parents=True, exist_ok=True)
+            for name, meta in manifest["files"].items():
+                dest = target / name
+                if not (dest.is_file() and sha256_file(dest) == meta["sha256"]):
+                    atomic_write_bytes(dest, blobs[name])
+            entry = {"path": folder, "description": describe(protocol),
+                     "rows": {meta["dataset"]: meta["rows"] for meta in manifest["files"].values()},
+                     "architectures": {ds: len(set(ts.columns(ds)["arch"])) for ds in ts.files},
+                     "attached": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                     "manifest": manifest}
+            pmanifest[PROTOCOL_SETS] = {**kept, protocol: entry}
+            atomic_write_bytes(pmpath, json.dumps(pmanifest, indent=2, sort_keys=False).encode())
+            _clean_leftovers(target, keep=set(manifest["files"]))
+    except OSError as exc:
+        raise TableError(exc.filename or proot, f"cannot attach the set here ({exc.strerror or exc})") from None
     return entry
 
 
-def open_protocol_sets(ts: TableSet, verify: bool = True) -> Dict[str, TableSet]:
-    """The protocol sets ``ts``'s manifest lists, each opened (and, with ``verify``, checked
-    against the sha256 its manifest had when attached). A listed set that is missing, changed,
-    outside the folder or not what its entry says raises TableError: it is never skipped."""
+def _open_protocol_sets(ts: TableSet, verify: bool) -> Dict[str, TableSet]:
+    """Each protocol set ``ts``'s manifest lists, opened from its inline manifest and its folder
+    (every file's sha256 checked with ``verify``). An entry that is malformed, lies elsewhere than
+    its protocol's folder (or outside the set, through a link), or is not what it says raises
+    TableError: a listed set is never skipped."""
+    from .protocols import same
+
     mpath = ts.path / MANIFEST
     listed = ts.manifest.get(PROTOCOL_SETS) or {}
     if not isinstance(listed, dict):
-        raise TableError(mpath, f"'{PROTOCOL_SETS}' must map protocol names to their table sets")
+        raise TableError(mpath, f"'{PROTOCOL_SETS}' must map protocol names to their sets")
     out: Dict[str, TableSet] = {}
     for name, entry in listed.items():
-        where = f"protocol set {name!r} of {ts.path}"
-        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str) \
-                or not isinstance(entry.get("manifest_sha256"), str) or not isinstance(entry.get("rows"), dict):
-            raise TableError(mpath, f"{where}: the entry needs 'path', 'manifest_sha256' and 'rows'")
-        parts = entry["path"].split("/")
-        if entry["path"].startswith("/") or "\\" in entry["path"] or any(p in ("", ".", "..") for p in parts):
-            raise TableError(mpath, f"{where}: path {entry['path']!r} is not a folder inside the table set")
-        folder = ts.path.joinpath(*parts)
-        try:
-            blob = _manifest_bytes(folder / MANIFEST)
-        except TableError:
-            raise TableError(folder / MANIFEST, f"missing or unreadable, but {mpath} lists it as the {name} "
-                                                "results: restore the folder, or rebuild and re-attach it") from None
-        digest = hashlib.sha256(blob).hexdigest()
-        if verify and digest != entry["manifest_sha256"]:
-            raise TableError(folder / MANIFEST, f"changed since it was attached to {ts.path} (sha256 {digest[:16]}..., "
-                                                f"the entry says {entry['manifest_sha256'][:16]}...): re-attach it "
-                                                "(python -m builders.build ... --attach-to) or restore it")
-        child = _open(folder, _manifest_of(folder / MANIFEST, blob), verify, parse=False)
-        if child.source != ts.source or child.manifest.get("protocol") != name:
-            raise TableError(folder / MANIFEST, f"is source {child.source!r}, protocol "
-                                                f"{child.manifest.get('protocol')!r}; {mpath} lists it as "
-                                                f"{ts.source!r} under {name!r}")
-        rows = {ds: meta.get("rows") for ds, (_, meta) in child.files.items()}
+        where = f"protocol set {name!r}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("manifest"), dict) \
+                or not isinstance(entry.get("rows"), dict) or not isinstance(entry.get("path"), str):
+            raise TableError(mpath, f"{where}: the entry needs 'path', 'rows' and the set's 'manifest'")
+        if same(name, ts.manifest.get("protocol")):
+            raise TableError(mpath, f"{where}: that is the set's own protocol, listed again as another")
+        if entry["path"] != protocol_folder(name):
+            raise TableError(mpath, f"{where}: path {entry['path']!r}; its files lie in {protocol_folder(name)!r}")
+        folder = ts.path.joinpath(*entry["path"].split("/"))
+        manifest = _checked_manifest(mpath, entry["manifest"])
+        if manifest["source"] != ts.source or manifest.get("protocol") != name:
+            raise TableError(mpath, f"{where}: its manifest says source {manifest['source']!r}, protocol "
+                                    f"{manifest.get('protocol')!r}; listed as {ts.source!r} under {name!r}")
+        rows = {m.get("dataset"): m.get("rows") for m in manifest["files"].values() if isinstance(m, dict)}
         if rows != entry["rows"]:
-            raise TableError(folder / MANIFEST, f"has rows {rows}; {mpath} lists {entry['rows']}")
-        out[name] = child
+            raise TableError(mpath, f"{where}: its manifest has rows {rows}, the entry says {entry['rows']}")
+        try:
+            if not folder.resolve().is_relative_to(ts.path.resolve()):
+                raise TableError(folder, f"the folder of {where} leads outside {ts.path} (a link); its files must "
+                                         "lie in the set's own folder")
+            out[name] = _open(folder, manifest, verify, parse=False, mpath=mpath)
+        except OSError as exc:
+            raise TableError(exc.filename or folder, f"{where}: unreadable ({exc.strerror or exc})") from None
     return out
 
 

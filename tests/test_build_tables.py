@@ -75,6 +75,21 @@ def test_protocol_sets_hold_what_the_manifest_lists(shipped):
             assert all(f"{a} from " in ingested for a in frame["arch"]), ds
 
 
+def test_setup_cfg_installs_every_protocol_set():
+    """A protocol set whose files a non-editable install leaves out makes the shipped tables fail to
+    open there (a listed set is never skipped): setup.cfg must carry each folder."""
+    import configparser
+
+    if not (TABLES / "manifest.json").is_file():
+        pytest.skip("no shipped tables in this checkout")
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    data_files = {k: v.split() for k, v in cfg["options.data_files"].items()}
+    for protocol, entry in (json.loads((TABLES / "manifest.json").read_text()).get("protocol_sets") or {}).items():
+        assert data_files.get(f"share/hytasbench/tables/{entry['path']}") == [f"tables/{entry['path']}/*.parquet"], \
+            protocol
+
+
 @pytest.mark.slow
 def test_non_editable_install_ships_the_tables(tmp_path):
     if not (TABLES / "manifest.json").is_file():

@@ -1,10 +1,12 @@
-"""Results of other training protocols beside a source's own: a table set inside the source's
-folder, listed in its manifest (``tables.attach_protocol_set``), served by
-``Benchmark.query(..., protocol=...)`` and never mixed with the source's rows. Real writer, real
-files; the builder's ``--attach-to`` end to end on a synthetic cube with real training steps."""
+"""Results of other training protocols beside a source's own: attached to the source's folder
+(``tables.attach_protocol_set`` copies a table set into ``protocols/`` and lists it, manifest inline,
+in the source's manifest), served by ``Benchmark.query(..., protocol=...)`` and never mixed with the
+source's rows. Real writer, real files; the builder's ``--attach-to`` end to end on a synthetic cube
+with real training steps."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -12,11 +14,13 @@ import pytest
 
 import smallset
 from hytasbench import Benchmark
+from hytasbench import tables as T
 from hytasbench.errors import InvalidArgumentError, TableError, UnknownProtocolError
 from hytasbench.protocols import HYTAS_SAMPLER, HYTAS_SAMPLER_FULL
-from hytasbench.tables import attach_protocol_set, write_table_set
+from hytasbench.tables import attach_protocol_set, protocol_folder, write_table_set
 
 OLD_SPELLING = "hytasbench-v1+custom(epoch_sampler=hytas)"  # reads as hytas-sampler
+FULL = HYTAS_SAMPLER_FULL
 
 
 def child_frames(protocol: str, archs=(1, 2, 3), oa: float = 0.4, source: str = smallset.SOURCE):
@@ -31,7 +35,7 @@ def child_frames(protocol: str, archs=(1, 2, 3), oa: float = 0.4, source: str = 
     return {"indian_pines": frame}
 
 
-def write_child(folder: Path, protocol: str = HYTAS_SAMPLER_FULL, source: str = smallset.SOURCE, **kw) -> Path:
+def write_child(folder: Path, protocol: str = FULL, source: str = smallset.SOURCE, **kw) -> Path:
     write_table_set(folder, child_frames(protocol, source=source, **kw), source=source, protocol=protocol,
                     description="training results under another protocol (tests)")
     return folder
@@ -42,174 +46,284 @@ def parent(tmp_path) -> Path:
     return smallset.write(tmp_path / "tables")
 
 
-def test_a_protocol_set_is_served_beside_the_sources_own_rows(parent):
-    child = write_child(parent / "protocols" / "full")
-    entry = attach_protocol_set(parent, child)
-    assert entry["path"] == "protocols/full" and entry["rows"] == {"indian_pines": 3}
+@pytest.fixture()
+def attached(parent, tmp_path) -> Path:
+    """The parent with FULL's three rows attached (their OA 0.40, 0.41, 0.42)."""
+    attach_protocol_set(parent, write_child(tmp_path / "built"))
+    return parent
+
+
+def folder_of(parent: Path, protocol: str = FULL) -> Path:
+    return parent / protocol_folder(protocol)
+
+
+def test_a_protocol_set_is_served_beside_the_sources_own_rows(parent, tmp_path):
+    entry = attach_protocol_set(parent, write_child(tmp_path / "built"))
+    assert entry["path"] == "protocols/hytas-sampler-lag-caf8-epoch-order" and entry["rows"] == {"indian_pines": 3}
     assert entry["architectures"] == {"indian_pines": 3} and "emulation" in entry["description"]
+    assert entry["manifest"]["protocol"] == FULL
     listed = json.loads((parent / "manifest.json").read_text())["protocol_sets"]
-    assert list(listed) == [HYTAS_SAMPLER_FULL]
+    assert list(listed) == [FULL]
+    assert sorted(p.name for p in folder_of(parent).iterdir()) == sorted(entry["manifest"]["files"])
+    shutil.rmtree(tmp_path / "built")  # attached means copied: the built set is no longer needed
 
     bench = Benchmark(source=parent)
-    assert bench.protocols() == ["small-test", HYTAS_SAMPLER_FULL]
+    assert bench.protocols() == ["small-test", FULL]
     own = bench.query(2, "indian_pines")
-    other = bench.query(2, "indian_pines", protocol=HYTAS_SAMPLER_FULL)
+    other = bench.query(2, "indian_pines", protocol=FULL)
     assert other.oa == pytest.approx(0.41) and own.oa != other.oa and own.oa >= 0.55
-    assert other["protocol"] == HYTAS_SAMPLER_FULL and own["protocol"] == "small-test"
+    assert other["protocol"] == FULL and own["protocol"] == "small-test"
     assert "emulation" in other.provenance["protocol_description"]
     assert other.snip is None and own.snip is not None  # never filled in from the other protocol's rows
     assert bench.query(2, "indian_pines", protocol="small-test").oa == own.oa  # the own protocol by name
-    assert bench.num_rows("indian_pines", protocol=HYTAS_SAMPLER_FULL) == 3
-    assert [a.id for a in bench.archs("indian_pines", protocol=HYTAS_SAMPLER_FULL)] == [1, 2, 3]
-    frame = bench.frame("indian_pines", protocol=HYTAS_SAMPLER_FULL)
-    assert len(frame) == 3 and set(frame.protocol) == {HYTAS_SAMPLER_FULL}
-    assert bench.best("indian_pines", protocol=HYTAS_SAMPLER_FULL).arch.id == 3
-    assert not bench.has(7, "indian_pines", protocol=HYTAS_SAMPLER_FULL) and bench.has(7, "indian_pines")
-    assert bench.datasets(protocol=HYTAS_SAMPLER_FULL) == ["indian_pines"]
-    with pytest.raises(UnknownProtocolError, match="allowed: small-test, " + HYTAS_SAMPLER_FULL.replace("+", r"\+")):
+    assert bench.num_rows("indian_pines", protocol=FULL) == 3
+    assert [a.id for a in bench.archs(protocol=FULL)] == [1, 2, 3]
+    frame = bench.frame("indian_pines", protocol=FULL)
+    assert len(frame) == 3 and set(frame.protocol) == {FULL}
+    assert bench.best("indian_pines", protocol=FULL).arch.id == 3
+    assert not bench.has(7, "indian_pines", protocol=FULL) and bench.has(7, "indian_pines")
+    assert bench.datasets(protocol=FULL) == ["indian_pines"]
+    assert [r.oa for r in bench.query_many([1, 3], "indian_pines", protocol=FULL)] == pytest.approx([0.40, 0.42])
+    assert bench.query(2, "indian_pines").oa == own.oa  # the default still after the protocol's view
+    with pytest.raises(UnknownProtocolError, match="allowed: small-test, " + FULL.replace("+", r"\+")):
         bench.query(2, "indian_pines", protocol="hytas-sampler+lag")
+    with pytest.raises(UnknownProtocolError, match=r"no results on ksc under .*; allowed: small-test\. under .* it "
+                                                   r"holds \['indian_pines'\]"):
+        bench.query(2, "ksc", protocol=FULL)
     with pytest.raises(InvalidArgumentError, match="protocol must be"):
         bench.query(2, "indian_pines", protocol=["hytas-sampler"])
     with pytest.raises(InvalidArgumentError, match="protocol"):
-        bench.query(2, "indian_pines", protocol=HYTAS_SAMPLER_FULL, recompute=True)
+        bench.query(2, "indian_pines", protocol=FULL, recompute=True)
 
 
-def test_an_older_spelling_finds_the_set(parent):
-    attach_protocol_set(parent, write_child(parent / "protocols" / "hs", protocol=HYTAS_SAMPLER))
+def test_an_older_spelling_finds_the_set(parent, tmp_path):
+    attach_protocol_set(parent, write_child(tmp_path / "hs", protocol=HYTAS_SAMPLER))
     bench = Benchmark(source=parent)
     assert bench.query(1, "indian_pines", protocol=OLD_SPELLING).oa == pytest.approx(0.40)
 
 
-def test_rebuilding_the_parent_keeps_its_protocol_sets(parent):
-    attach_protocol_set(parent, write_child(parent / "protocols" / "full"))
-    smallset.write(parent)  # the source's own set rewritten (a later merge)
-    bench = Benchmark(source=parent)
-    assert bench.protocols() == ["small-test", HYTAS_SAMPLER_FULL]
-    assert bench.query(1, "indian_pines", protocol=HYTAS_SAMPLER_FULL).oa == pytest.approx(0.40)
+def test_rewriting_the_parent_keeps_its_protocol_sets(attached):
+    smallset.write(attached)  # the source's own set rewritten (a later merge)
+    bench = Benchmark(source=attached)
+    assert bench.protocols() == ["small-test", FULL]
+    assert bench.query(1, "indian_pines", protocol=FULL).oa == pytest.approx(0.40)
 
 
-def test_re_attaching_a_rebuilt_set_replaces_its_entry(parent):
-    child = parent / "protocols" / "full"
-    attach_protocol_set(parent, write_child(child))
-    attach_protocol_set(parent, write_child(child, archs=(1, 2, 3, 4), oa=0.3))
-    bench = Benchmark(source=parent)
-    assert bench.protocols() == ["small-test", HYTAS_SAMPLER_FULL]
-    assert bench.num_rows("indian_pines", protocol=HYTAS_SAMPLER_FULL) == 4
-    assert bench.query(1, "indian_pines", protocol=HYTAS_SAMPLER_FULL).oa == pytest.approx(0.30)
+def test_the_parent_cannot_become_a_protocol_it_lists(attached):
+    before = (attached / "manifest.json").read_bytes()
+    with pytest.raises(TableError, match="cannot become"):
+        write_table_set(attached, smallset.frames(), source=smallset.SOURCE, protocol=FULL, description="x")
+    assert (attached / "manifest.json").read_bytes() == before
 
 
-@pytest.mark.parametrize("case", ["outside", "itself", "other source", "same protocol", "mixed rows"])
+def test_re_attaching_replaces_the_entry_and_its_files(attached, tmp_path):
+    old = set(os.listdir(folder_of(attached)))
+    attach_protocol_set(attached, write_child(tmp_path / "again", archs=(1, 2, 3, 4), oa=0.3))
+    bench = Benchmark(source=attached)
+    assert bench.protocols() == ["small-test", FULL]
+    assert bench.num_rows("indian_pines", protocol=FULL) == 4
+    assert bench.query(1, "indian_pines", protocol=FULL).oa == pytest.approx(0.30)
+    assert not old & set(os.listdir(folder_of(attached)))  # the replaced version's files are gone
+
+
+def test_rebuilding_the_built_set_changes_nothing_until_it_is_attached_again(attached, tmp_path):
+    write_child(tmp_path / "built", archs=(1, 2, 3, 4), oa=0.3)  # a continuing build into the same --out
+    assert Benchmark(source=attached).query(1, "indian_pines", protocol=FULL).oa == pytest.approx(0.40)
+
+
+@pytest.mark.parametrize("step", ["copying a file", "writing the manifest", "removing the old files"])
+def test_a_crash_while_attaching_leaves_the_old_or_the_new_listing(attached, tmp_path, monkeypatch, step):
+    """A kill at each step of a re-attach (simulated by an exception there): the source opens and
+    serves the old version's rows before the manifest is replaced, the new version's after."""
+    write_child(tmp_path / "v2", archs=(1, 2, 3, 4), oa=0.3)
+    real_write, real_clean = T.atomic_write_bytes, T._clean_leftovers
+
+    def write(path, data):
+        if (step == "copying a file" and path.suffix == ".parquet") or \
+                (step == "writing the manifest" and path.name == "manifest.json"):
+            raise KeyboardInterrupt("killed")
+        real_write(path, data)
+
+    def clean(root, keep):
+        if step == "removing the old files":
+            raise KeyboardInterrupt("killed")
+        real_clean(root, keep)
+
+    monkeypatch.setattr(T, "atomic_write_bytes", write)
+    monkeypatch.setattr(T, "_clean_leftovers", clean)
+    with pytest.raises(KeyboardInterrupt):
+        attach_protocol_set(attached, tmp_path / "v2")
+    monkeypatch.undo()
+    oa = Benchmark(source=attached).query(1, "indian_pines", protocol=FULL).oa
+    assert oa == pytest.approx(0.30 if step == "removing the old files" else 0.40)
+    attach_protocol_set(attached, tmp_path / "v2")  # the next attach completes and tidies up
+    assert Benchmark(source=attached).num_rows("indian_pines", protocol=FULL) == 4
+    listed = json.loads((attached / "manifest.json").read_text())["protocol_sets"][FULL]["manifest"]["files"]
+    assert sorted(os.listdir(folder_of(attached))) == sorted(listed)
+
+
+@pytest.mark.parametrize("case", ["inside", "itself", "other source", "same protocol", "mixed rows", "no table",
+                                  "not a table set", "protocol_sets not a mapping", "folder taken"])
 def test_what_cannot_be_attached_is_refused(parent, tmp_path, case):
-    before = (parent / "manifest.json").read_bytes()
-    if case == "outside":
-        child, match = write_child(tmp_path / "elsewhere"), "must be a folder inside"
+    child = tmp_path / "built"
+    if case == "inside":
+        child, match = write_child(parent / "protocols" / "x"), "attached from a table set outside"
     elif case == "itself":
-        child, match = parent, "to itself"
+        child, match = parent, "attached from a table set outside"
     elif case == "other source":
-        child, match = write_child(parent / "p", source="someone-else"), "is not the source of"
+        match = "is not the source of"
+        write_child(child, source="someone-else")
     elif case == "same protocol":
-        child, match = write_child(parent / "p", protocol="small-test"), "is the protocol of"
-    else:
-        child = write_child(parent / "p")
-        frames = child_frames(HYTAS_SAMPLER_FULL)
+        match = "is the protocol of"
+        write_child(child, protocol="small-test")
+    elif case == "mixed rows":
+        frames = child_frames(FULL)
         frames["indian_pines"].loc[1, "protocol"] = "hytasbench-v1"
-        write_table_set(child, frames, source=smallset.SOURCE, protocol=HYTAS_SAMPLER_FULL, description="mixed")
+        write_table_set(child, frames, source=smallset.SOURCE, protocol=FULL, description="mixed")
         match = r"rows of protocol \['hytasbench-v1'\]"
+    elif case == "no table":
+        write_table_set(child, {}, source=smallset.SOURCE, protocol=FULL, description="empty")
+        match = "holds no table"
+    elif case == "not a table set":
+        child.mkdir()
+        match = "not a hytasbench table set"
+    else:
+        write_child(child)
+        manifest = json.loads((parent / "manifest.json").read_text())
+        manifest["protocol_sets"] = "abc" if case == "protocol_sets not a mapping" else \
+            {"mine": {"path": protocol_folder(FULL)}}
+        (parent / "manifest.json").write_text(json.dumps(manifest))
+        match = "must map protocol names" if case == "protocol_sets not a mapping" else "where .* would go"
+    before = (parent / "manifest.json").read_bytes()
     with pytest.raises(TableError, match=match):
         attach_protocol_set(parent, child)
     assert (parent / "manifest.json").read_bytes() == before  # nothing half-attached
+    assert not folder_of(parent).exists()
 
 
-def _listed(parent: Path) -> dict:
-    return json.loads((parent / "manifest.json").read_text())
+def test_an_attach_that_cannot_write_is_a_table_error(parent, tmp_path):
+    (parent / ".lock").unlink(missing_ok=True)
+    (parent / ".lock").mkdir()  # the lock cannot be taken
+    with pytest.raises(TableError, match="cannot attach the set here"):
+        attach_protocol_set(parent, write_child(tmp_path / "built"))
 
 
-def _relist(parent: Path, edit) -> None:
-    manifest = _listed(parent)
-    edit(manifest["protocol_sets"][HYTAS_SAMPLER_FULL])
+def _edit_entry(parent: Path, edit) -> None:
+    manifest = json.loads((parent / "manifest.json").read_text())
+    edit(manifest["protocol_sets"])
     (parent / "manifest.json").write_text(json.dumps(manifest))
 
 
-@pytest.mark.parametrize("damage", ["child manifest edited", "child folder gone", "child parquet corrupt",
-                                    "path escapes", "absolute path", "rows differ", "listed under another name"])
-def test_a_damaged_protocol_set_fails_loudly_when_the_source_opens(parent, damage):
-    child = write_child(parent / "protocols" / "full")
-    attach_protocol_set(parent, child)
-    match = {"child manifest edited": "changed since it was attached", "child folder gone": "missing or unreadable",
-             "child parquet corrupt": "checksum mismatch", "path escapes": "not a folder inside",
-             "absolute path": "not a folder inside", "rows differ": "lists",
-             "listed under another name": "lists it as"}[damage]
-    if damage == "child manifest edited":
-        m = json.loads((child / "manifest.json").read_text())
-        m["description"] = "edited by hand"
-        (child / "manifest.json").write_text(json.dumps(m))
-    elif damage == "child folder gone":
-        shutil.rmtree(child)
-    elif damage == "child parquet corrupt":
-        f = next(child.glob("*.parquet"))
+DAMAGE = {
+    "a file corrupt": "checksum mismatch",
+    "the folder gone": "listed in the manifest but missing",
+    "a file's sha256 edited in the entry": "checksum mismatch",
+    "path elsewhere": "its files lie in 'protocols/hytas-sampler-lag-caf8-epoch-order'",
+    "path escapes": "its files lie in",
+    "folder is a link outside": "leads outside",
+    "rows differ": "the entry says",
+    "listed under another name": "listed as 'small' under 'hytas-sampler\\+lag'",
+    "the own protocol listed": "the set's own protocol",
+    "entry not a mapping": "the entry needs",
+    "protocol_sets not a mapping": "must map protocol names",
+    "a name far too long": "File name too long",
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_protocol_set_fails_loudly_when_the_source_opens(attached, tmp_path, damage):
+    folder = folder_of(attached)
+    sets = lambda fn: _edit_entry(attached, fn)  # noqa: E731
+    if damage == "a file corrupt":
+        f = next(folder.glob("*.parquet"))
         f.write_bytes(f.read_bytes()[:-20] + b"\0" * 20)
+    elif damage == "the folder gone":
+        shutil.rmtree(folder)
+    elif damage == "a file's sha256 edited in the entry":
+        sets(lambda ps: next(iter(ps[FULL]["manifest"]["files"].values())).update(sha256="0" * 64))
+    elif damage == "path elsewhere":
+        sets(lambda ps: ps[FULL].update(path="protocols/other"))
     elif damage == "path escapes":
-        _relist(parent, lambda e: e.update(path="../tables/protocols/full"))
-    elif damage == "absolute path":
-        _relist(parent, lambda e: e.update(path=str(child)))
+        sets(lambda ps: ps[FULL].update(path="../" + folder.relative_to(attached.parent).as_posix()))
+    elif damage == "folder is a link outside":
+        shutil.move(str(folder), str(tmp_path / "outside"))
+        folder.symlink_to(tmp_path / "outside", target_is_directory=True)
     elif damage == "rows differ":
-        _relist(parent, lambda e: e.update(rows={"indian_pines": 30}))
+        sets(lambda ps: ps[FULL].update(rows={"indian_pines": 30}))
+    elif damage == "listed under another name":
+        sets(lambda ps: ps.update({"hytas-sampler+lag": dict(ps.pop(FULL), path="protocols/hytas-sampler-lag")}))
+    elif damage == "the own protocol listed":
+        sets(lambda ps: ps.update({"small-test": dict(ps.pop(FULL), path="protocols/small-test")}))
+    elif damage == "entry not a mapping":
+        sets(lambda ps: ps.update({FULL: "protocols/x"}))
+    elif damage == "protocol_sets not a mapping":
+        m = json.loads((attached / "manifest.json").read_text())
+        m["protocol_sets"] = ["x"]
+        (attached / "manifest.json").write_text(json.dumps(m))
     else:
-        manifest = _listed(parent)
-        manifest["protocol_sets"] = {"hytas-sampler+lag": manifest["protocol_sets"][HYTAS_SAMPLER_FULL]}
-        (parent / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(TableError, match=match):
-        Benchmark(source=parent)
+        long = "hytas-sampler+custom(" + "x" * 300 + "=1)"
+        def rename(ps):
+            entry = ps.pop(FULL)
+            ps[long] = dict(entry, path=protocol_folder(long), manifest=dict(entry["manifest"], protocol=long))
+        sets(rename)
+    with pytest.raises(TableError, match=DAMAGE[damage]):
+        Benchmark(source=attached)
 
 
-def test_a_listed_set_whose_rows_say_another_protocol_is_not_served(parent):
-    """A set written around the attach check (entry made by hand) still never serves mixed rows."""
-    child = write_child(parent / "protocols" / "full")
-    attach_protocol_set(parent, child)
-    frames = child_frames(HYTAS_SAMPLER_FULL)
+def test_a_listed_set_whose_rows_say_another_protocol_is_not_served(attached, tmp_path):
+    """A version put in place around attach's check (files and entry edited by hand, checksums
+    made to match) still never serves mixed rows."""
+    frames = child_frames(FULL)
     frames["indian_pines"]["protocol"] = "hytasbench-v1"
-    write_table_set(child, frames, source=smallset.SOURCE, protocol=HYTAS_SAMPLER_FULL, description="relabelled")
-    import hashlib
-
-    _relist(parent, lambda e: e.update(manifest_sha256=hashlib.sha256((child / "manifest.json").read_bytes())
-                                       .hexdigest()))
-    bench = Benchmark(source=parent)
+    mixed = write_table_set(tmp_path / "mixed", frames, source=smallset.SOURCE, protocol=FULL, description="mixed")
+    for name in mixed["files"]:
+        shutil.copy(tmp_path / "mixed" / name, folder_of(attached) / name)
+    _edit_entry(attached, lambda ps: ps[FULL].update(manifest=mixed))
+    bench = Benchmark(source=attached)
     assert bench.query(1, "indian_pines").oa >= 0.55  # the source's own rows are unaffected
     with pytest.raises(TableError, match="a protocol set holds that protocol's rows only"):
-        bench.query(1, "indian_pines", protocol=HYTAS_SAMPLER_FULL)
+        bench.query(1, "indian_pines", protocol=FULL)
 
 
-def test_cli_query_and_info_name_the_protocol(parent, capsys):
+def test_cli_query_and_info_name_the_protocol(attached, capsys):
     from hytasbench.cli import main
 
-    attach_protocol_set(parent, write_child(parent / "protocols" / "full"))
-    assert main(["query", "2", "indian_pines", "--source", str(parent), "--protocol", HYTAS_SAMPLER_FULL,
-                 "--fields", "oa", "--json"]) == 0
+    parent = str(attached)
+    assert main(["query", "2", "indian_pines", "--source", parent, "--protocol", FULL, "--fields", "oa", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"oa": pytest.approx(0.41)}
-    assert main(["query", "2", "indian_pines", "--source", str(parent), "--protocol", "hytas-sampler+lag"]) == 2
+    assert main(["query", "2", "indian_pines", "--source", parent, "--protocol", "hytas-sampler+lag"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "no results under protocol 'hytas-sampler+lag'" in err and "allowed" in err
-    assert main(["info", "--source", str(parent)]) == 0
-    assert f"also under protocol {HYTAS_SAMPLER_FULL} (query with --protocol): indian_pines 3 rows" \
-        in capsys.readouterr().out
+    assert main(["info", "--source", parent]) == 0
+    assert f"also under protocol {FULL} (query with --protocol): indian_pines 3 rows" in capsys.readouterr().out
+
+
+def test_a_protocol_another_loaded_source_holds_is_named(small_tables, tmp_path):
+    frames = {ds: f.assign(source="other") for ds, f in smallset.frames().items()}
+    write_table_set(tmp_path / "other", frames, source="other", protocol="small-test", description="other")
+    attach_protocol_set(tmp_path / "other", write_child(tmp_path / "built", source="other"))
+    bench = Benchmark(source=[small_tables, tmp_path / "other"])
+    with pytest.raises(UnknownProtocolError, match="allowed: small-test. source 'other' has it: pass source='other'"):
+        bench.query(1, "indian_pines", protocol=FULL)
+    assert bench.query(1, "indian_pines", source="other", protocol=FULL).oa == pytest.approx(0.40)
 
 
 @pytest.mark.slow
 def test_builder_attaches_real_training_results_of_another_protocol(tmp_path):
     """--attach-to end to end: a cost-only set of the default protocol, then real training steps of
-    hytas-sampler+caf8 (a synthetic Salinas cube, one epoch) written inside it and attached. The caf8
-    model's own size comes with its rows: eight CAF fusions have more parameters than depth - 2."""
+    hytas-sampler+caf8 (a synthetic Salinas cube, one epoch) built on their own and attached. The
+    caf8 model's own size comes with its rows: eight CAF fusions have more parameters than depth - 2."""
     from conftest import DATASETS_DIR, need
     from test_build import build
 
     need(DATASETS_DIR / "salinas" / "Salinas_gt.mat", "the Salinas label map")
-    tables, child = tmp_path / "tables", tmp_path / "tables" / "protocols" / "hs-caf8"
+    tables, child = tmp_path / "tables", tmp_path / "built"
     common = ["--device", "cpu", "--datasets", "salinas", "--synthetic", "salinas", "--archs", "397"]
     res = build(tmp_path, tmp_path / "w1", tables, *common, "--kind", "cost")
     assert res.returncode == 0, res.stderr
-    wrong = build(tmp_path, tmp_path / "w2", tmp_path / "elsewhere", *common, "--kind", "train",
+    wrong = build(tmp_path, tmp_path / "w2", tables / "protocols" / "x", *common, "--kind", "train",
                   "--protocol", "hytas-sampler+caf8", "--attach-to", str(tables))
-    assert wrong.returncode == 2 and "must be a folder inside it" in wrong.stderr, wrong.stderr
+    assert wrong.returncode == 2 and "lies inside it" in wrong.stderr, wrong.stderr
     assert not (tmp_path / "w2").exists()  # refused before any unit ran
     res = build(tmp_path, tmp_path / "w2", child, *common, "--kind", "train", "--protocol", "hytas-sampler+caf8",
                 "--epochs", "1", "--test-subset", "64", "--attach-to", str(tables))
@@ -222,7 +336,7 @@ def test_builder_attaches_real_training_results_of_another_protocol(tmp_path):
     assert trained["protocol"] == protocol + "+synthetic-cube"
     assert trained.params > own.params  # the model it trained is the caf8 one
     entry = json.loads((tables / "manifest.json").read_text())["protocol_sets"][protocol]
-    assert entry["path"] == "protocols/hs-caf8" and entry["rows"] == {"salinas": 1}
+    assert entry["path"] == protocol_folder(protocol) and entry["rows"] == {"salinas": 1}
 
 
 def test_report_compares_protocols_on_the_architectures_both_trained(parent, tmp_path):
@@ -231,7 +345,7 @@ def test_report_compares_protocols_on_the_architectures_both_trained(parent, tmp
 
     from hytasbench.analysis.report import build_report
 
-    attach_protocol_set(parent, write_child(parent / "protocols" / "full", archs=(1, 2, 3, 4)))
+    attach_protocol_set(parent, write_child(tmp_path / "built", archs=(1, 2, 3, 4)))
     out = tmp_path / "report"
     text = build_report(str(parent), out, rf=False, figures=False, n_boot=20).read_text()
     section = text.split("## 8. Training protocols")[1]
@@ -239,11 +353,11 @@ def test_report_compares_protocols_on_the_architectures_both_trained(parent, tmp
     own = smallset.frames()["indian_pines"].set_index("arch_id").metric_oa.loc[[1, 2, 3, 4]].to_numpy()
     theirs = [0.40, 0.41, 0.42, 0.43]
     row = pairs.iloc[0]
-    assert (row["first"], row["second"], row["n"]) == ("small-test", HYTAS_SAMPLER_FULL, 4) and len(pairs) == 1
+    assert (row["first"], row["second"], row["n"]) == ("small-test", FULL, 4) and len(pairs) == 1
     assert row["mean_diff"] == pytest.approx(own.mean() - 0.415)
     assert row["first_sd"] == pytest.approx(own.std(ddof=1)) and row["second_sd"] == pytest.approx(pd.Series(theirs).std())
     assert row["spearman"] == pytest.approx(stats.spearmanr(own, theirs)[0])
-    assert f"| small-test | {HYTAS_SAMPLER_FULL} | 4 |" in section
+    assert f"| small-test | {FULL} | 4 |" in section
     per_arch = pd.read_csv(out / "tables" / "protocols_indian_pines_architectures.csv")
     assert len(per_arch) == 4  # only the architectures with OA under both
 
