@@ -237,7 +237,8 @@ def _write_locked(root: Path, tables: Mapping[str, Any], source: str, protocol: 
         validate_columns(columns, root / name, dataset, source)  # never write what loading would refuse
         _write_index(meta, columns)
         blobs[name] = (blob, meta)
-    _clean_leftovers(root, keep=set(previous.get("files") or {}))
+    listed_before = previous.get("files")
+    _clean_leftovers(root, keep=set(listed_before) if isinstance(listed_before, dict) else set())
     for name, (blob, _) in blobs.items():
         atomic_write_bytes(root / name, blob)
     files = {name: meta for name, (_, meta) in blobs.items()}
@@ -384,9 +385,12 @@ def _open(root: Path, manifest: Dict[str, Any], verify: bool, parse: bool, mpath
     files: Dict[str, Tuple[Path, Dict[str, Any]]] = {}
     parsed: Dict[str, Any] = {}
     for name, meta in manifest["files"].items():
+        problem = _file_entry_problem(name, meta)
+        if problem is None and meta["dataset"] in files:
+            problem = f"lists a second file for {meta['dataset']} (one table per dataset)"
+        if problem:
+            raise TableError(mpath or root / MANIFEST, f"entry {name!r} {problem}")
         fpath = root / name
-        if not isinstance(meta, dict) or not isinstance(meta.get("dataset"), str) or "/" in name or "\\" in name:
-            raise TableError(mpath or root / MANIFEST, f"entry {name!r} is not a file of this folder with a dataset")
         if verify or parse:
             try:
                 blob = fpath.read_bytes()  # hash and parse the very same bytes
@@ -410,6 +414,21 @@ def _open(root: Path, manifest: Dict[str, Any], verify: bool, parse: bool, mpath
     for dataset in parsed:
         ts.columns(dataset)  # content validation (a cached verdict when the index is intact)
     return ts
+
+
+def _file_entry_problem(name: str, meta: Any) -> Optional[str]:
+    """What is wrong with one entry of a manifest's ``files``, or None."""
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+        return "is not a file name of this folder"
+    if not isinstance(meta, dict) or not isinstance(meta.get("dataset"), str):
+        return "names no dataset"
+    rows = meta.get("rows", 0)
+    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
+        return f"has rows {rows!r}, not a count"
+    columns = meta.get("columns", [])
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        return "has columns that are not a list of names"
+    return None
 
 
 def _declare(mpath: Path, manifest: Dict[str, Any]) -> None:
@@ -440,11 +459,13 @@ def attach_protocol_set(parent: os.PathLike, child: os.PathLike) -> Dict[str, An
     source's results under another training protocol, list it in ``parent``'s manifest, and return
     the entry. Re-attaching a protocol replaces its entry.
 
-    The child is read whole under its writers' lock, verified and content-validated; it must call
+    The child is read whole under its writers' lock (without it where it is read-only; every byte
+    is checked against its manifest either way), verified and content-validated; it must call
     itself the parent's source, name a protocol that is not the parent's, hold at least one table
-    and only rows of its protocol. Crash-safe like a write: the files are copied (content-addressed
-    names) first, the parent's manifest is replaced last and the files it no longer lists are
-    removed after, so a kill at any moment leaves the old or the new listing, each with its files.
+    and only rows of its protocol. Crash-safe like a write: the files are copied first under names
+    made from their own sha256, the parent's manifest is replaced last and the files it no longer
+    lists are removed after, so a kill at any moment leaves the old or the new listing, each with
+    its files.
     """
     from filelock import FileLock
 
@@ -454,63 +475,106 @@ def attach_protocol_set(parent: os.PathLike, child: os.PathLike) -> Dict[str, An
     if croot.resolve() == proot.resolve() or croot.resolve().is_relative_to(proot.resolve()):
         raise TableError(croot, f"a protocol set is attached from a table set outside {proot} (attaching copies "
                                 f"its files into {proot / PROTOCOLS_DIR}); build it elsewhere, e.g. --out work/...")
-    cmpath = croot / MANIFEST
     read_manifest(croot)  # a typed error for a folder that is no table set, before a lock file is made in it
     try:
-        with FileLock(str(croot / LOCK)):  # its writers take turns on this: read one whole version
-            manifest = _manifest_of(cmpath, _manifest_bytes(cmpath))
-            ts = _open(croot, manifest, verify=True, parse=True)
-            blobs = {name: (croot / name).read_bytes() for name in manifest["files"]}
+        try:
+            lock = FileLock(str(croot / LOCK))
+            lock.acquire()
+        except OSError:  # a read-only set: read it unlocked; the checksums below catch a concurrent writer
+            lock = None
+        try:
+            manifest, ts, blobs = _read_whole(croot)
+        finally:
+            if lock is not None:
+                lock.release()
     except OSError as exc:
         raise TableError(exc.filename or croot, f"cannot read the set to attach ({exc.strerror or exc})") from None
-    for name, meta in manifest["files"].items():  # the bytes copied are the bytes verified
-        if hashlib.sha256(blobs[name]).hexdigest() != meta["sha256"]:
-            raise TableError(croot / name, "changed while it was read (a writer that does not take the set's lock)")
     protocol = manifest.get("protocol")
     if not isinstance(protocol, str) or not protocol:
-        raise TableError(cmpath, "names no protocol; a protocol set is one protocol's results")
+        raise TableError(croot / MANIFEST, "names no protocol; a protocol set is one protocol's results")
     if not ts.files:
-        raise TableError(cmpath, "holds no table; there is nothing to attach")
+        raise TableError(croot / MANIFEST, "holds no table; there is nothing to attach")
     for dataset in ts.files:
         check_row_protocols(ts, dataset, protocol)
+    # the copies are named by their own content, whatever the child called them
+    files, copies = {}, {}
+    for dataset, (fpath, meta) in ts.files.items():
+        blob = blobs[fpath.name]
+        name = f"{dataset}-{meta['sha256'][:12]}.parquet"
+        files[name] = dict(meta, rows=len(ts.columns(dataset)["arch"]))
+        copies[name] = blob
+    inline = dict(manifest, files=files)
     folder = protocol_folder(protocol)
     target = proot.joinpath(*folder.split("/"))
+    if not target.resolve().is_relative_to(proot.resolve()):
+        raise TableError(target, f"leads outside {proot} (a link): a protocol set's files must lie in the set's "
+                                 "own folder; replace the link by a folder")
     pmpath = proot / MANIFEST
     read_manifest(proot)
     try:
         with FileLock(str(proot / LOCK)):
             pmanifest = _manifest_of(pmpath, _manifest_bytes(pmpath))
             if ts.source != pmanifest["source"]:
-                raise TableError(cmpath, f"source {ts.source!r} is not the source of {proot} "
-                                         f"({pmanifest['source']!r}); build it with --source {pmanifest['source']}")
+                raise TableError(croot / MANIFEST, f"source {ts.source!r} is not the source of {proot} "
+                                                   f"({pmanifest['source']!r}); build it with --source "
+                                                   f"{pmanifest['source']}")
             if same(protocol, pmanifest.get("protocol")):
-                raise TableError(cmpath, f"protocol {protocol!r} is the protocol of {proot} itself; its rows belong "
-                                         "in that set (build into it with --base), not beside it")
-            listed = pmanifest.get(PROTOCOL_SETS) or {}
+                raise TableError(croot / MANIFEST, f"protocol {protocol!r} is the protocol of {proot} itself; its "
+                                                   "rows belong in that set (build into it with --base), not beside it")
+            listed = pmanifest.get(PROTOCOL_SETS, {})
             if not isinstance(listed, dict):
                 raise TableError(pmpath, f"'{PROTOCOL_SETS}' must map protocol names to their sets; fix or remove "
                                          "it before attaching")
-            kept = {n: e for n, e in listed.items() if not same(n, protocol)}
-            clash = [n for n, e in kept.items() if not isinstance(e, dict) or e.get("path") == folder]
+            replaced = {n: e for n, e in listed.items() if same(n, protocol)}
+            kept = {n: e for n, e in listed.items() if n not in replaced}
+            # the sets that stay listed must open as they are: never carry a broken entry along
+            _open_protocol_sets(TableSet(proot, dict(pmanifest, **{PROTOCOL_SETS: kept}), {}), verify=False)
+            clash = [n for n, e in kept.items() if e["path"] == folder]
             if clash:
-                raise TableError(pmpath, f"protocol set {clash[0]!r} is malformed or lies in {folder}, where "
-                                         f"{protocol!r} would go; fix or remove that entry first")
+                raise TableError(pmpath, f"protocol set {clash[0]!r} lies in {folder}, where {protocol!r} would go")
+            listed_here = {n: m.get("sha256") for e in replaced.values() if e.get("path") == folder
+                           for n, m in e["manifest"]["files"].items()}
             target.mkdir(parents=True, exist_ok=True)
-            for name, meta in manifest["files"].items():
+            for name, blob in copies.items():
                 dest = target / name
-                if not (dest.is_file() and sha256_file(dest) == meta["sha256"]):
-                    atomic_write_bytes(dest, blobs[name])
+                if dest.is_file() and sha256_file(dest) == files[name]["sha256"]:
+                    continue
+                if listed_here.get(name, files[name]["sha256"]) != files[name]["sha256"]:
+                    raise TableError(dest, "the listed version has another file under this name; remove that "
+                                           "protocol set's entry first")
+                atomic_write_bytes(dest, blob)  # new, or a damaged copy of the very same content
             entry = {"path": folder, "description": describe(protocol),
-                     "rows": {meta["dataset"]: meta["rows"] for meta in manifest["files"].values()},
+                     "rows": {meta["dataset"]: meta["rows"] for meta in files.values()},
                      "architectures": {ds: len(set(ts.columns(ds)["arch"])) for ds in ts.files},
                      "attached": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                     "manifest": manifest}
+                     "manifest": inline}
             pmanifest[PROTOCOL_SETS] = {**kept, protocol: entry}
             atomic_write_bytes(pmpath, json.dumps(pmanifest, indent=2, sort_keys=False).encode())
-            _clean_leftovers(target, keep=set(manifest["files"]))
     except OSError as exc:
         raise TableError(exc.filename or proot, f"cannot attach the set here ({exc.strerror or exc})") from None
+    # after the switch: what no listing needs any more (a failure here only leaves files for the next attach)
+    try:
+        _clean_leftovers(target, keep=set(files))
+        for e in replaced.values():
+            old = proot.joinpath(*str(e.get("path", "")).split("/")) if isinstance(e, dict) else None
+            if old is not None and old != target and old.resolve().is_relative_to(proot.resolve()) and old.is_dir():
+                _clean_leftovers(old, keep=set())
+    except OSError:
+        pass
     return entry
+
+
+def _read_whole(root: Path) -> Tuple[Dict[str, Any], TableSet, Dict[str, bytes]]:
+    """A table set's manifest, the set verified and content-validated, and each file's bytes,
+    checked against the manifest (the bytes copied are the bytes verified)."""
+    manifest = _manifest_of(root / MANIFEST, _manifest_bytes(root / MANIFEST))
+    ts = _open(root, manifest, verify=True, parse=True)
+    blobs = {}
+    for name, meta in manifest["files"].items():
+        blobs[name] = (root / name).read_bytes()
+        if hashlib.sha256(blobs[name]).hexdigest() != meta["sha256"]:
+            raise TableError(root / name, "changed while it was read (a writer that does not take the set's lock)")
+    return manifest, ts, blobs
 
 
 def _open_protocol_sets(ts: TableSet, verify: bool) -> Dict[str, TableSet]:
@@ -521,9 +585,10 @@ def _open_protocol_sets(ts: TableSet, verify: bool) -> Dict[str, TableSet]:
     from .protocols import same
 
     mpath = ts.path / MANIFEST
-    listed = ts.manifest.get(PROTOCOL_SETS) or {}
+    listed = ts.manifest.get(PROTOCOL_SETS, {})
     if not isinstance(listed, dict):
         raise TableError(mpath, f"'{PROTOCOL_SETS}' must map protocol names to their sets")
+    root = ts.path.resolve()
     out: Dict[str, TableSet] = {}
     for name, entry in listed.items():
         where = f"protocol set {name!r}"
@@ -539,16 +604,18 @@ def _open_protocol_sets(ts: TableSet, verify: bool) -> Dict[str, TableSet]:
         if manifest["source"] != ts.source or manifest.get("protocol") != name:
             raise TableError(mpath, f"{where}: its manifest says source {manifest['source']!r}, protocol "
                                     f"{manifest.get('protocol')!r}; listed as {ts.source!r} under {name!r}")
-        rows = {m.get("dataset"): m.get("rows") for m in manifest["files"].values() if isinstance(m, dict)}
-        if rows != entry["rows"]:
-            raise TableError(mpath, f"{where}: its manifest has rows {rows}, the entry says {entry['rows']}")
         try:
-            if not folder.resolve().is_relative_to(ts.path.resolve()):
-                raise TableError(folder, f"the folder of {where} leads outside {ts.path} (a link); its files must "
-                                         "lie in the set's own folder")
-            out[name] = _open(folder, manifest, verify, parse=False, mpath=mpath)
+            child = _open(folder, manifest, verify, parse=False, mpath=mpath)
+            outside = [p for p in [folder] + [f for f, _ in child.files.values()] if not p.resolve().is_relative_to(root)]
         except OSError as exc:
             raise TableError(exc.filename or folder, f"{where}: unreadable ({exc.strerror or exc})") from None
+        if outside:
+            raise TableError(outside[0], f"{where}: leads outside {ts.path} (a link); its files must lie in the "
+                                         "set's own folder")
+        rows = {ds: meta.get("rows") for ds, (_, meta) in child.files.items()}
+        if rows != entry["rows"]:
+            raise TableError(mpath, f"{where}: its manifest has rows {rows}, the entry says {entry['rows']}")
+        out[name] = child
     return out
 
 

@@ -187,18 +187,24 @@ def test_what_cannot_be_attached_is_refused(parent, tmp_path, case):
     elif case == "not a table set":
         child.mkdir()
         match = "not a hytasbench table set"
-    else:
+    elif case == "protocol_sets not a mapping":
         write_child(child)
         manifest = json.loads((parent / "manifest.json").read_text())
-        manifest["protocol_sets"] = "abc" if case == "protocol_sets not a mapping" else \
-            {"mine": {"path": protocol_folder(FULL)}}
+        manifest["protocol_sets"] = "abc"
         (parent / "manifest.json").write_text(json.dumps(manifest))
-        match = "must map protocol names" if case == "protocol_sets not a mapping" else "where .* would go"
+        match = "must map protocol names"
+    else:  # another protocol whose name maps to the same folder is attached already
+        lookalike = FULL.replace("+", "-")
+        assert protocol_folder(lookalike) == protocol_folder(FULL)
+        attach_protocol_set(parent, write_child(tmp_path / "lookalike", protocol=lookalike))
+        write_child(child)
+        match = "where .* would go"
     before = (parent / "manifest.json").read_bytes()
+    files_before = sorted(os.listdir(folder_of(parent))) if folder_of(parent).exists() else None
     with pytest.raises(TableError, match=match):
         attach_protocol_set(parent, child)
     assert (parent / "manifest.json").read_bytes() == before  # nothing half-attached
-    assert not folder_of(parent).exists()
+    assert (sorted(os.listdir(folder_of(parent))) if folder_of(parent).exists() else None) == files_before
 
 
 def test_an_attach_that_cannot_write_is_a_table_error(parent, tmp_path):
@@ -367,3 +373,136 @@ def test_report_says_when_there_is_one_protocol_only(small_tables, tmp_path):
 
     text = build_report(str(small_tables), tmp_path / "r", rf=False, figures=False, n_boot=20).read_text()
     assert "no architecture has OA under more than one training protocol" in text.split("## 8. Training protocols")[1]
+
+
+def test_a_protocols_folder_linked_elsewhere_is_refused_before_anything_changes(parent, tmp_path):
+    (tmp_path / "bigdisk").mkdir()
+    (parent / "protocols").symlink_to(tmp_path / "bigdisk", target_is_directory=True)
+    before = (parent / "manifest.json").read_bytes()
+    with pytest.raises(TableError, match="leads outside"):
+        attach_protocol_set(parent, write_child(tmp_path / "built"))
+    assert (parent / "manifest.json").read_bytes() == before and not os.listdir(tmp_path / "bigdisk")
+    assert Benchmark(source=parent).protocols() == ["small-test"]
+
+
+def test_a_file_linked_from_outside_is_refused(attached, tmp_path):
+    f = next(folder_of(attached).glob("*.parquet"))
+    shutil.move(str(f), str(tmp_path / f.name))
+    f.symlink_to(tmp_path / f.name)
+    with pytest.raises(TableError, match="leads outside"):
+        Benchmark(source=attached)
+
+
+def _hand_made_child(tmp_path: Path, edit) -> Path:
+    """A child whose manifest another tool wrote: ``edit(manifest, folder)`` changes it."""
+    child = write_child(tmp_path / "hand")
+    manifest = json.loads((child / "manifest.json").read_text())
+    edit(manifest, child)
+    (child / "manifest.json").write_text(json.dumps(manifest))
+    return child
+
+
+def test_copies_are_named_by_their_content_whatever_the_child_called_them(parent, tmp_path):
+    def rename(manifest, child):  # a name the cleanup of temporary files would otherwise remove
+        (name, meta), = manifest["files"].items()
+        (child / name).rename(child / ".indian_pines.tmp")
+        manifest["files"] = {".indian_pines.tmp": {k: v for k, v in meta.items() if k != "rows"}}
+    entry = attach_protocol_set(parent, _hand_made_child(tmp_path, rename))
+    (name, meta), = entry["manifest"]["files"].items()
+    assert name == f"indian_pines-{meta['sha256'][:12]}.parquet" and meta["rows"] == 3 and entry["rows"] == {
+        "indian_pines": 3}
+    assert os.listdir(folder_of(parent)) == [name]
+    assert Benchmark(source=parent).query(3, "indian_pines", protocol=FULL).oa == pytest.approx(0.42)
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda m, c: m["files"].update({"second.parquet": dict(next(iter(m["files"].values())))}), "a second file for"),
+    (lambda m, c: next(iter(m["files"].values())).update(dataset=[]), "names no dataset"),
+    (lambda m, c: next(iter(m["files"].values())).update(columns=None), "not a list of names"),
+    (lambda m, c: next(iter(m["files"].values())).update(rows="3"), "not a count"),
+    (lambda m, c: m.update(files={"a\x00b": next(iter(m["files"].values()))}), "not a file name"),
+])
+def test_malformed_file_entries_are_table_errors_when_attaching_and_opening(attached, tmp_path, edit, match):
+    with pytest.raises(TableError, match=match):
+        attach_protocol_set(attached, _hand_made_child(tmp_path, edit))
+    _edit_entry(attached, lambda ps: edit(ps[FULL]["manifest"], None))
+    with pytest.raises(TableError, match=match):
+        Benchmark(source=attached)
+
+
+def test_a_rewrite_over_a_manifest_with_odd_files_still_writes(tmp_path):
+    folder = smallset.write(tmp_path / "t")
+    m = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps(dict(m, files=5)))
+    smallset.write(folder)
+    assert Benchmark(source=folder).num_rows("ksc") == smallset.N_ARCHS + 1
+
+
+def test_re_attaching_under_an_older_spelling_removes_the_old_folder(parent, tmp_path):
+    attach_protocol_set(parent, write_child(tmp_path / "a", protocol=HYTAS_SAMPLER))
+    attach_protocol_set(parent, write_child(tmp_path / "b", protocol=OLD_SPELLING, oa=0.3))
+    bench = Benchmark(source=parent)
+    assert bench.protocols() == ["small-test", OLD_SPELLING]
+    assert bench.query(1, "indian_pines", protocol=HYTAS_SAMPLER).oa == pytest.approx(0.30)
+    assert not list(folder_of(parent, HYTAS_SAMPLER).glob("*.parquet"))
+
+
+def test_a_reader_opening_while_a_set_is_re_attached_opens_the_new_one(attached, tmp_path, monkeypatch):
+    """The attach lands between the reader's manifest read and its protocol sets' open (the old
+    files are gone by then): the reader opens again from the new manifest."""
+    write_child(tmp_path / "v2", archs=(1, 2, 3, 4), oa=0.3)
+    real = T._open_protocol_sets
+    calls = []
+
+    def racing(ts, verify):
+        calls.append(ts.path)
+        if len(calls) == 1:
+            attach_protocol_set(attached, tmp_path / "v2")  # checks the kept sets through here too
+        return real(ts, verify)
+
+    monkeypatch.setattr(T, "_open_protocol_sets", racing)
+    bench = Benchmark(source=attached)
+    assert len(calls) == 3 and bench.query(1, "indian_pines", protocol=FULL).oa == pytest.approx(0.30)
+
+
+def test_attach_waits_for_the_childs_writer(parent, tmp_path):
+    import threading
+
+    from filelock import FileLock
+
+    child = write_child(tmp_path / "built")
+    done = threading.Event()
+    with FileLock(str(child / ".lock")):  # a writer of the child is at work
+        worker = threading.Thread(target=lambda: (attach_protocol_set(parent, child), done.set()))
+        worker.start()
+        assert not done.wait(1.0)  # it cannot read the child while the writer holds the lock
+    worker.join(120)
+    assert done.is_set() and Benchmark(source=parent).protocols() == ["small-test", FULL]
+
+
+def test_bytes_changed_by_a_writer_that_ignores_the_lock_are_not_copied(parent, tmp_path, monkeypatch):
+    child = write_child(tmp_path / "built")
+    real = T._open
+
+    def then_overwrite(root, *a, **k):
+        ts = real(root, *a, **k)
+        for f in Path(root).glob("*.parquet"):
+            f.write_bytes(f.read_bytes()[:-1] + b"\1")
+        return ts
+
+    monkeypatch.setattr(T, "_open", then_overwrite)
+    with pytest.raises(TableError, match="changed while it was read"):
+        attach_protocol_set(parent, child)
+    monkeypatch.undo()
+    assert Benchmark(source=parent).protocols() == ["small-test"]
+
+
+def test_report_names_own_rows_without_a_protocol_name(attached, tmp_path):
+    from hytasbench.analysis.data import load
+
+    m = json.loads((attached / "manifest.json").read_text())
+    del m["protocol"]
+    (attached / "manifest.json").write_text(json.dumps(m))
+    oa = load(str(attached)).protocol_oa["indian_pines"]
+    assert list(oa.columns) == ["small (no protocol named)", FULL]
+    assert sorted(oa[FULL].dropna()) == pytest.approx([0.40, 0.41, 0.42])

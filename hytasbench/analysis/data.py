@@ -96,16 +96,12 @@ def load(source: Optional[Source] = None, datasets: Optional[Sequence[str]] = No
 
 def _protocol_oa(bench: Any, dataset: str, own: pd.DataFrame) -> pd.DataFrame:
     """Headline-run OA by architecture under each protocol the source holds for the dataset."""
-    columns = {}
-    for i, protocol in enumerate(bench.protocols()):
-        if i == 0:
-            frame = own
-        elif dataset in bench.datasets(protocol=protocol):
-            frame = bench.frame(dataset, protocol=protocol)
-        else:
-            continue
-        if TARGET in frame.columns and frame[TARGET].notna().any():
-            columns[protocol] = frame.set_index("arch")[TARGET].astype(float)
+    own_name = bench.manifest().get("protocol")
+    frames = {own_name if isinstance(own_name, str) else f"{bench.default_source} (no protocol named)": own}
+    frames.update({p: bench.frame(dataset, protocol=p) for p in bench.protocols()
+                   if p != own_name and dataset in bench.datasets(protocol=p)})
+    columns = {label: frame.set_index("arch")[TARGET].astype(float) for label, frame in frames.items()
+               if TARGET in frame.columns and frame[TARGET].notna().any()}
     out = pd.DataFrame(columns)
     out.index.name = "arch"
     return out
