@@ -506,3 +506,12 @@ def test_report_names_own_rows_without_a_protocol_name(attached, tmp_path):
     oa = load(str(attached)).protocol_oa["indian_pines"]
     assert list(oa.columns) == ["small (no protocol named)", FULL]
     assert sorted(oa[FULL].dropna()) == pytest.approx([0.40, 0.41, 0.42])
+
+
+def test_report_data_add_the_oa_of_the_oa_source_as_a_protocol(attached, small_tables):
+    from hytasbench.analysis.data import load
+
+    oa = load(str(attached), oa_source=str(small_tables)).protocol_oa["indian_pines"]
+    assert list(oa.columns) == ["small-test", FULL, "small (small-test)"]
+    theirs = Benchmark(source=small_tables).frame("indian_pines").set_index("arch").metric_oa
+    assert oa["small (small-test)"].to_dict() == pytest.approx(theirs.to_dict())
