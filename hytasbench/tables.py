@@ -304,22 +304,13 @@ def _previous_manifest(root: Path) -> Dict[str, Any]:
 
 def read_manifest(path: os.PathLike) -> Dict[str, Any]:
     mpath = Path(path) / MANIFEST
-    return _manifest_of(mpath, _manifest_bytes(mpath))
-
-
-def _manifest_bytes(mpath: Path) -> bytes:
     try:
-        return mpath.read_bytes()
+        manifest = json.loads(mpath.read_bytes())
     except FileNotFoundError:
         raise TableError(mpath, "missing: not a hytasbench table set (expected manifest.json and Parquet files)") \
             from None
     except OSError as exc:
         raise TableError(mpath, f"unreadable ({exc.strerror or exc})") from None
-
-
-def _manifest_of(mpath: Path, blob: bytes) -> Dict[str, Any]:
-    try:
-        manifest = json.loads(blob)
     except ValueError as exc:
         raise TableError(mpath, f"unreadable or not JSON ({exc})") from None
     return _checked_manifest(mpath, manifest)
@@ -446,7 +437,6 @@ def _declare(mpath: Path, manifest: Dict[str, Any]) -> None:
             raise TableError(mpath, f"proxy declaration {name!r} is invalid ({exc})") from None
 
 
-
 def protocol_folder(protocol: str) -> str:
     """Where a protocol set's files lie in its source's folder: ``protocols/`` and the name with
     every character but a-z, 0-9 and '-' written as '-' (two protocols of one source whose names
@@ -510,10 +500,10 @@ def attach_protocol_set(parent: os.PathLike, child: os.PathLike) -> Dict[str, An
         raise TableError(target, f"leads outside {proot} (a link): a protocol set's files must lie in the set's "
                                  "own folder; replace the link by a folder")
     pmpath = proot / MANIFEST
-    read_manifest(proot)
+    read_manifest(proot)  # as for the child: a typed error before the lock file is made
     try:
         with FileLock(str(proot / LOCK)):
-            pmanifest = _manifest_of(pmpath, _manifest_bytes(pmpath))
+            pmanifest = read_manifest(proot)
             if ts.source != pmanifest["source"]:
                 raise TableError(croot / MANIFEST, f"source {ts.source!r} is not the source of {proot} "
                                                    f"({pmanifest['source']!r}); build it with --source "
@@ -567,7 +557,7 @@ def attach_protocol_set(parent: os.PathLike, child: os.PathLike) -> Dict[str, An
 def _read_whole(root: Path) -> Tuple[Dict[str, Any], TableSet, Dict[str, bytes]]:
     """A table set's manifest, the set verified and content-validated, and each file's bytes,
     checked against the manifest (the bytes copied are the bytes verified)."""
-    manifest = _manifest_of(root / MANIFEST, _manifest_bytes(root / MANIFEST))
+    manifest = read_manifest(root)
     ts = _open(root, manifest, verify=True, parse=True)
     blobs = {}
     for name, meta in manifest["files"].items():

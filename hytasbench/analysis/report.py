@@ -410,7 +410,8 @@ def section_protocols(w: Writer, data: SourceData) -> None:
 def _arch_label(arch: str) -> str:
     from ..space import parse
 
-    return f"id {parse(arch).id} `{arch}`" if parse(arch).id is not None else f"`{arch}`"
+    arch_id = parse(arch).id
+    return f"`{arch}`" if arch_id is None else f"id {arch_id} `{arch}`"
 
 
 def _count(value: float) -> str:
