@@ -155,13 +155,6 @@ def _frame(rows: List[Dict[str, Any]], proxy_errors: Dict[str, str]) -> pd.DataF
     data_cols = sorted(c for c in frame.columns if c.startswith(KIND_PREFIXES))
     metric, cost, proxy = ([c for c in data_cols if c.startswith(p)]
                            for p in (METRIC_PREFIX, COST_PREFIX, PROXY_PREFIX))
-    for col in map(cost_column, SIZE_PROXIES):
-        if col in frame:
-            frame[col] = frame[col].astype("Int64")
-    frame["arch_id"] = frame["arch_id"].astype("Int64")
-    frame["seed"] = frame["seed"].astype("Int64")
-    for col in ("depth", "embed_dim", "run"):
-        frame[col] = frame[col].astype("int16" if col != "run" else "int32")
     if proxy_errors:  # a failed proxy unit: each proxy's error column says why its scores are missing
         keys = list(zip(frame["arch"], frame["seed"]))
         unit_errors = [proxy_errors.get(f"{a}|{s}") for a, s in keys]

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 def _field_getter(name: str) -> Callable[["Record"], Any]:
     """``rec.<name>`` for a name already resolved once: the cached column, inline."""
     def get(self: "Record") -> Any:
-        col = self._view._alias.get(name)
+        col = self._view.resolved.get(name)
         if col is None:  # not resolved in this record's table yet, or not a column of it
             try:
                 return self[name]
@@ -45,7 +45,7 @@ class Record(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         view = self._view
         try:  # the view's resolved-name cache, inline: this is every query's hot path
-            col = view._alias[key]
+            col = view.resolved[key]
         except (KeyError, TypeError):
             col = view.resolve(key)
         if col is None:

@@ -54,6 +54,12 @@ ORIENTATION: Dict[str, int] = {
     "grad_norm": 1, "snip": 1, "grasp": -1, "synflow": 1, "logsynflow": 1, "dss": 1, "fisher": 1,
     "jacob_cov": 1, "naswot": 1, "zico": 1, "zico_pp": 1, "croze": 1, "tcet": 1, "params": 1, "flops": 1,
 }
+#: Integer columns and their Parquet type, whoever writes the table (every writer goes through
+#: tables.write_table_set, which casts them): a pandas frame may hold them as floats or objects
+#: once a value is missing, and readers should not see one source's ``run`` as int32 and another's
+#: as int64.
+INTEGER_TYPES: Dict[str, str] = {"arch_id": "int64", "depth": "int16", "embed_dim": "int16", "run": "int32",
+                                 "seed": "int64", COST_PREFIX + "params": "int64", COST_PREFIX + "flops": "int64"}
 #: orientations declared by kernels registered later than the paper, or by a loaded manifest
 DECLARED: Dict[str, int] = {}
 

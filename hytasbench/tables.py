@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .errors import StaleTableSetError, TableError
-from .schema import KEY_COLUMNS, MANIFEST, SCHEMA_VERSION
+from .schema import INTEGER_TYPES, KEY_COLUMNS, MANIFEST, SCHEMA_VERSION
 from .validate import VALIDATION_VERSION, validate_columns
 
 LOCK = ".lock"  # writers of one table-set folder take turns on this file
@@ -178,10 +178,18 @@ def _write_index(meta: Dict[str, Any], columns: Dict[str, list]) -> None:
         pass  # a read-only cache only costs speed: the table is then validated once per process
 
 
-def _to_arrow(data: Any):
+def _to_arrow(data: Any, dataset: str):
+    """The table as Arrow with the schema's integer types (INTEGER_TYPES) and no pandas metadata."""
     import pyarrow as pa
 
     table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    for col, kind in INTEGER_TYPES.items():
+        if col in table.column_names and table.schema.field(col).type != kind:
+            try:
+                cast = table.column(col).cast(kind)  # safe: a fraction or an overflow raises
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise TableError(dataset, f"column {col!r} must hold integers ({kind}): {exc}") from None
+            table = table.set_column(table.column_names.index(col), col, cast)
     return table.replace_schema_metadata(None)  # plain Arrow types: readable without pandas
 
 
@@ -222,7 +230,7 @@ def _write_locked(root: Path, tables: Mapping[str, Any], source: str, protocol: 
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = _to_arrow(data)
+        table = _to_arrow(data, dataset)
         missing = [c for c in KEY_COLUMNS if c not in table.column_names]
         if missing:
             raise TableError(dataset, f"table lacks the key columns {missing}")

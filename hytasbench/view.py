@@ -23,7 +23,9 @@ class TableView:
         self._absent: Dict[str, str] = dict(manifest.get("absent", {}).get(dataset, {}))
         #: column -> why its values are suspect (came from a file that differs from upstream)
         self.modified: Dict[str, str] = dict(manifest.get("modified", {}).get(dataset, {}))
-        self._alias: Dict[str, Optional[str]] = {}
+        #: name -> its column, or None where this table lacks it: filled by ``resolve`` and read
+        #: directly by Record on every field access (the query hot path)
+        self.resolved: Dict[str, Optional[str]] = {}
         self._derived_reasons: Dict[str, List[Optional[str]]] = {}  # ensemble column -> per-row reason
         self._numeric: Optional[List[str]] = None
         arch = data["arch"]
@@ -65,7 +67,7 @@ class TableView:
     def resolve(self, name: str) -> Optional[str]:
         """Full column name for a full or short name, or None when this table lacks it."""
         try:
-            return self._alias[name]
+            return self.resolved[name]
         except (KeyError, TypeError):
             if not isinstance(name, str):
                 return None
@@ -79,7 +81,7 @@ class TableView:
                     break
             if found is None and ensembles.is_ensemble(name):
                 found = self._ensemble(name)
-        self._alias[name] = found
+        self.resolved[name] = found
         return found
 
     def _ensemble(self, name: str) -> Optional[str]:

@@ -47,6 +47,30 @@ def test_round_trip_and_manifest(tmp_path):
         assert len(pd.read_parquet(tmp_path / name)) == meta["rows"]
 
 
+def test_integer_columns_get_the_schema_types_whoever_writes(tmp_path):
+    # a frame where missing values made the integer columns floats or objects, as pandas does
+    f = frame(4)
+    f["run"] = [0.0, 0.0, 0.0, 0.0]
+    f["seed"] = [0.0, None, 3.0, 4.0]
+    f["cost_params"] = pd.array([10, None, 30, 2 ** 40], dtype="object")
+    write_table_set(tmp_path, {"indian_pines": f}, source="t", protocol="p", description="d")
+    table = read_table_set(tmp_path).tables["indian_pines"]
+    assert {c: str(table.schema.field(c).type) for c in ("run", "seed", "cost_params")} == \
+        {"run": "int32", "seed": "int64", "cost_params": "int64"}
+    assert table.column("seed").to_pylist() == [0, None, 3, 4]
+    assert table.column("cost_params").to_pylist() == [10, None, 30, 2 ** 40]
+
+
+@pytest.mark.parametrize("col,bad", [("run", [0.5, 0, 0, 0]), ("seed", ["a", "b", "c", "d"]),
+                                     ("depth", [4, 7, 10, 2 ** 20])])
+def test_a_non_integer_in_an_integer_column_is_refused_before_writing(tmp_path, col, bad):
+    f = frame(4)
+    f[col] = bad
+    with pytest.raises(TableError, match=f"{col}.*integers"):
+        write_table_set(tmp_path, {"indian_pines": f}, source="t", protocol="p", description="d")
+    assert not list(tmp_path.glob("*.parquet"))
+
+
 def test_rewrite_removes_stale_files(tmp_path):
     write(tmp_path, 0.0)
     write(tmp_path, 0.5)

@@ -275,7 +275,6 @@ def _arch_columns(frame: pd.DataFrame) -> None:
     by_arch = {str(a): arch_columns(a) for a in space.hytas2000()}
     for col in ARCH_COLUMNS[2:]:  # arch and arch_id are the row's keys
         frame[col] = frame["arch"].map(lambda s: by_arch[s][col])
-    frame[["depth", "embed_dim"]] = frame[["depth", "embed_dim"]].astype("int16")
 
 
 def _provenance_columns(frame: pd.DataFrame, dataset: str) -> None:
@@ -301,8 +300,6 @@ def convert_dataset(root: Path, dataset: str, keys: ArchKeys, prov: Optional[Pro
     _mark_modified(prov, retrain_rel, merged_rel, out)
 
     frame = pd.DataFrame(_training_rows(retrain, merged, untrained))
-    for col in map(cost_column, SIZE_PROXIES):
-        frame[col] = frame[col].astype("Int64")
     frame[cost_column("model_size")] = frame["arch"].map(merged["m_size"].astype(float))
     _describe_runs(frame, dataset, out)
     for col, series in proxies.items():
