@@ -16,7 +16,7 @@ from .protocols import same as same_protocol
 from .record import Record
 from .schema import COST_PREFIX, cost_column, orientation, proxy_column, score_names, short_names as schema_short_names
 from .space import Arch, ArchLike, parse
-from .tables import TableSet, check_row_protocols, read_table_set
+from .tables import TableSet, read_table_set
 from .view import TableView
 
 SHIPPED = "hytasbench"
@@ -195,8 +195,6 @@ class Benchmark:
                     hint += (". The authors' results for all five datasets come with `hytasbench import` "
                              "(then Benchmark() or --source hytas)")
                 raise UnknownSourceError(name, list(self._sets), hint)
-            if listed is not None:
-                check_row_protocols(ts, ds, listed)
             view = self._views[key] = TableView(ts.columns(ds), ds, ts.source, ts.manifest)
         return view
 

@@ -122,21 +122,23 @@ class TableSet:
         """Column name -> Python list of values, in the file's column order (content-validated)."""
         if dataset not in self._columns:
             fpath, meta = self.files[dataset]
-            cached = _read_index(meta)
+            source, protocol = self.manifest["source"], self.manifest.get("protocol")
+            claim = _claim(dataset, source, protocol)
+            cached = _read_index(meta, claim)
             if cached is None:
                 table = self._parsed(dataset)
                 # to_pylist, not to_numpy: pyarrow's to_numpy imports pandas
                 cached = {c: table.column(c).to_pylist() for c in table.column_names}
-                validate_columns(cached, fpath, dataset, self.manifest.get("source"))
-                _write_index(meta, cached)
+                validate_columns(cached, fpath, dataset, source, protocol)
+                _write_index(meta, claim, cached)
             self._columns[dataset] = cached
         return self._columns[dataset]
 
 
-_INDEX_VERSION = 2
+_INDEX_VERSION = 3
 _INDEX_MAGIC = b"HYTASIDX"
-# magic, Parquet sha256, validation version, payload sha256 (ASCII, fixed width)
-_INDEX_HEADER = len(_INDEX_MAGIC) + 64 + 4 + 64
+# magic, Parquet sha256, validation version, claim digest, payload sha256 (ASCII, fixed width)
+_INDEX_HEADER = len(_INDEX_MAGIC) + 64 + 4 + 64 + 64
 
 
 def _index_path(meta: Dict[str, Any]) -> Path:
@@ -145,14 +147,15 @@ def _index_path(meta: Dict[str, Any]) -> Path:
     return cache_dir() / "index" / f"{meta['sha256']}.v{_INDEX_VERSION}.marshal"
 
 
-def _read_index(meta: Dict[str, Any]) -> Optional[Dict[str, list]]:
-    """The cached, validated columns of a file, or None when missing, stale or not intact."""
+def _read_index(meta: Dict[str, Any], claim: bytes) -> Optional[Dict[str, list]]:
+    """The cached, validated columns of a file, or None when missing, stale, not intact, or
+    validated as another dataset, source or protocol than ``claim`` (_claim) says."""
     try:
         blob = _index_path(meta).read_bytes()
     except (OSError, TypeError, KeyError):
         return None
     head, payload = blob[:_INDEX_HEADER], blob[_INDEX_HEADER:]
-    if head != _index_header(meta, payload):
+    if head != _index_header(meta, claim, payload):
         return None
     try:
         data = marshal.loads(payload)
@@ -165,15 +168,21 @@ def _read_index(meta: Dict[str, Any]) -> Optional[Dict[str, list]]:
     return data
 
 
-def _index_header(meta: Dict[str, Any], payload: bytes) -> bytes:
+def _claim(dataset: str, source: str, protocol: Optional[str]) -> bytes:
+    """What a manifest says a file holds, as the digest the index's verdict is bound to: the same
+    bytes listed under another dataset, source or protocol are validated again (and refused)."""
+    return hashlib.sha256(json.dumps([dataset, source, protocol]).encode()).hexdigest().encode()
+
+
+def _index_header(meta: Dict[str, Any], claim: bytes, payload: bytes) -> bytes:
     return (_INDEX_MAGIC + str(meta.get("sha256", "")).encode()[:64].ljust(64, b"?")
-            + b"%04d" % VALIDATION_VERSION + hashlib.sha256(payload).hexdigest().encode())
+            + b"%04d" % VALIDATION_VERSION + claim + hashlib.sha256(payload).hexdigest().encode())
 
 
-def _write_index(meta: Dict[str, Any], columns: Dict[str, list]) -> None:
+def _write_index(meta: Dict[str, Any], claim: bytes, columns: Dict[str, list]) -> None:
     payload = marshal.dumps(columns)
     try:
-        atomic_write_bytes(_index_path(meta), _index_header(meta, payload) + payload)
+        atomic_write_bytes(_index_path(meta), _index_header(meta, claim, payload) + payload)
     except (OSError, ValueError):
         pass  # a read-only cache only costs speed: the table is then validated once per process
 
@@ -223,6 +232,11 @@ def _write_locked(root: Path, tables: Mapping[str, Any], source: str, protocol: 
                   notes: Iterable[str], extra: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     from . import __version__
 
+    notes = list(notes)
+    problem = _manifest_problem({"schema_version": SCHEMA_VERSION, "source": source, "protocol": protocol,
+                                 "files": {}, "absent": absent, "notes": notes, **dict(extra or {})})
+    if problem:  # never write what loading would refuse
+        raise TableError(root / MANIFEST, f"not written: {problem}")
     previous = _previous_manifest(root)
     carried = _carried_protocol_sets(root, previous, source, protocol, extra)
     blobs: Dict[str, Tuple[bytes, Dict[str, Any]]] = {}
@@ -242,8 +256,8 @@ def _write_locked(root: Path, tables: Mapping[str, Any], source: str, protocol: 
         meta = {"dataset": dataset, "sha256": digest, "bytes": len(blob), "rows": table.num_rows,
                 "columns": table.column_names}
         columns = {c: table.column(c).to_pylist() for c in table.column_names}
-        validate_columns(columns, root / name, dataset, source)  # never write what loading would refuse
-        _write_index(meta, columns)
+        validate_columns(columns, root / name, dataset, source, protocol)  # never write what loading would refuse
+        _write_index(meta, _claim(dataset, source, protocol), columns)
         blobs[name] = (blob, meta)
     listed_before = previous.get("files")
     _clean_leftovers(root, keep=set(listed_before) if isinstance(listed_before, dict) else set())
@@ -260,7 +274,7 @@ def _write_locked(root: Path, tables: Mapping[str, Any], source: str, protocol: 
         "build": dict(build or {}),
         "files": files,
         "absent": {k: dict(v) for k, v in (absent or {}).items()},
-        "notes": list(notes),
+        "notes": notes,
         **dict(extra or {}),
     }
     if carried:
@@ -319,18 +333,51 @@ def read_manifest(path: os.PathLike) -> Dict[str, Any]:
             from None
     except OSError as exc:
         raise TableError(mpath, f"unreadable ({exc.strerror or exc})") from None
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise TableError(mpath, f"unreadable or not JSON ({exc})") from None
     return _checked_manifest(mpath, manifest)
 
 
 def _checked_manifest(mpath: Path, manifest: Any) -> Dict[str, Any]:
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict) or "source" not in manifest:
-        raise TableError(mpath, "not a table manifest (needs 'source' and 'files')")
-    version = manifest.get("schema_version")
-    if version not in SUPPORTED_SCHEMAS:
-        raise TableError(mpath, f"schema_version {version!r} is not supported; this library reads {SUPPORTED_SCHEMAS}")
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise TableError(mpath, problem)
     return manifest
+
+
+def _manifest_problem(manifest: Any) -> Optional[str]:
+    """What makes a parsed manifest unusable (the shape of every key a reader uses), or None."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict) or "source" not in manifest:
+        return "not a table manifest (needs 'source' and 'files')"
+    version = manifest.get("schema_version")
+    if type(version) is not int or version not in SUPPORTED_SCHEMAS:
+        return f"schema_version {version!r} is not supported; this library reads {SUPPORTED_SCHEMAS}"
+    for key in ("source", "protocol"):
+        value = manifest.get(key)
+        if (key in manifest or key == "source") and (not isinstance(value, str) or not value):
+            return f"{key!r} is {value!r}; it must be a non-empty string (the {key}'s name)"
+    for key, what in (("absent", "why a column is absent"), ("modified", "why a column's values are suspect")):
+        if manifest.get(key) is not None and not _is_mapping_of(manifest[key], lambda v: _is_mapping_of(v, _is_str)):
+            return f"{key!r} must map each dataset to {{column: {what}}} (strings)"
+    if manifest.get("proxy_seconds_mean") is not None and not _is_mapping_of(
+            manifest["proxy_seconds_mean"], lambda v: _is_mapping_of(v, _is_time)):
+        return "'proxy_seconds_mean' must map each dataset to {proxy: seconds >= 0}"
+    if not isinstance(manifest.get("notes", []), list) or not all(map(_is_str, manifest.get("notes", []))):
+        return "'notes' must be a list of strings"
+    return None
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _is_time(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf")
+
+
+def _is_mapping_of(value: Any, ok) -> bool:
+    """A dict with string keys whose values all pass ``ok``."""
+    return isinstance(value, dict) and all(isinstance(k, str) and ok(v) for k, v in value.items())
 
 
 def _parse(fpath: Path, blob: bytes, meta: Dict[str, Any]):
@@ -341,8 +388,14 @@ def _parse(fpath: Path, blob: bytes, meta: Dict[str, Any]):
         table = pq.ParquetFile(pa.BufferReader(blob)).read(use_pandas_metadata=False)
     except Exception as exc:  # pyarrow raises several types for damaged files
         raise TableError(fpath, f"not a readable Parquet file ({exc})") from None
-    if table.num_rows != meta.get("rows", table.num_rows):
-        raise TableError(fpath, f"{table.num_rows} rows, manifest says {meta.get('rows')}")
+    if table.num_rows != meta["rows"]:
+        raise TableError(fpath, f"{table.num_rows} rows, manifest says {meta['rows']}")
+    names = table.column_names
+    twice = sorted({c for c in names if names.count(c) > 1})
+    if twice:
+        raise TableError(fpath, f"has the columns {twice} more than once; a column name is unique")
+    if names != meta["columns"]:
+        raise TableError(fpath, f"has the columns {names}, manifest lists {meta['columns']}")
     missing = [c for c in KEY_COLUMNS if c not in table.column_names]
     if missing:
         raise TableError(fpath, f"lacks the key columns {missing}")
@@ -398,6 +451,8 @@ def _open(root: Path, manifest: Dict[str, Any], verify: bool, parse: bool, mpath
             except OSError as exc:
                 raise TableError(fpath, f"unreadable ({exc.strerror or exc})") from None
             if verify:
+                if meta.get("bytes", len(blob)) != len(blob):
+                    raise TableError(fpath, f"{len(blob)} bytes, manifest says {meta['bytes']}")
                 digest = hashlib.sha256(blob).hexdigest()
                 if digest != meta.get("sha256"):
                     raise TableError(fpath, f"checksum mismatch (sha256 {digest[:16]}..., manifest says "
@@ -419,12 +474,19 @@ def _file_entry_problem(name: str, meta: Any) -> Optional[str]:
     """What is wrong with one entry of a manifest's ``files``, or None."""
     if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
         return "is not a file name of this folder"
+    from .datasets.specs import DATASETS
+
     if not isinstance(meta, dict) or not isinstance(meta.get("dataset"), str):
         return "names no dataset"
-    rows = meta.get("rows", 0)
-    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
-        return f"has rows {rows!r}, not a count"
-    columns = meta.get("columns", [])
+    if meta["dataset"] not in DATASETS:
+        return f"names dataset {meta['dataset']!r}; a table is one of {', '.join(DATASETS)} (these spellings)"
+    if not isinstance(meta.get("sha256"), str):
+        return "has no sha256"
+    for key in ("rows", "bytes"):
+        count = meta.get(key)
+        if (key in meta or key == "rows") and (type(count) is not int or count < 0):
+            return f"has {key} {count!r}, not a count"
+    columns = meta.get("columns")
     if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
         return "has columns that are not a list of names"
     return None
@@ -439,9 +501,13 @@ def _declare(mpath: Path, manifest: Dict[str, Any]) -> None:
     if not isinstance(declared, dict):
         raise TableError(mpath, "'proxies' must map proxy names to their declarations")
     for name, decl in declared.items():
+        orientation = decl.get("orientation") if isinstance(decl, dict) else None
+        if type(orientation) is not int or orientation not in (1, -1):
+            raise TableError(mpath, f"proxy declaration {name!r} has orientation {orientation!r}; it must be "
+                                    "1 (higher raw score predicts higher accuracy) or -1")
         try:
-            declare_proxy(str(name), int(decl["orientation"]))
-        except (KeyError, TypeError, ValueError) as exc:
+            declare_proxy(name, orientation)
+        except (TypeError, ValueError) as exc:
             raise TableError(mpath, f"proxy declaration {name!r} is invalid ({exc})") from None
 
 
@@ -493,7 +559,7 @@ def attach_protocol_set(parent: os.PathLike, child: os.PathLike) -> Dict[str, An
     if not ts.files:
         raise TableError(croot / MANIFEST, "holds no table; there is nothing to attach")
     for dataset in ts.files:
-        check_row_protocols(ts, dataset, protocol)
+        ts.columns(dataset)  # content validation: every row says the set's protocol
     # the copies are named by their own content, whatever the child called them
     files, copies = {}, {}
     for dataset, (fpath, meta) in ts.files.items():
@@ -615,14 +681,3 @@ def _open_protocol_sets(ts: TableSet, verify: bool) -> Dict[str, TableSet]:
             raise TableError(mpath, f"{where}: its manifest has rows {rows}, the entry says {entry['rows']}")
         out[name] = child
     return out
-
-
-def check_row_protocols(ts: TableSet, dataset: str, protocol: str) -> None:
-    """Every row of a protocol set says that protocol (a synthetic-cube run with its suffix)."""
-    from .protocols import SYNTHETIC_SUFFIX
-
-    allowed = {protocol, protocol + SYNTHETIC_SUFFIX}
-    got = sorted({str(p) for p in ts.columns(dataset).get("protocol", [None])} - allowed)
-    if got:
-        raise TableError(ts.files[dataset][0], f"rows of protocol {got} in a set of protocol {protocol!r}; "
-                                               "a protocol set holds that protocol's rows only")

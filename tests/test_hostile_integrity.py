@@ -635,6 +635,22 @@ CONTENT = {
     "arch not canonical": (_set("arch", 4, " " + ARCHS[4]), 4, "arch"),
     "dataset column wrong": (_set("dataset", 0, "salinas"), 0, "dataset"),
     "source column wrong": (_set("source", 0, "hytas"), 0, "source"),
+    "protocol column of another protocol": (_set("protocol", 3, "other-proto"), 3, "protocol"),
+    "proxy score inf": (_set("proxy_snip", 2, math.inf), 2, "proxy_snip"),
+    "proxy score -inf": (_set("proxy_grasp", 2, -math.inf), 2, "proxy_grasp"),
+    "seed a string": (lambda cols: cols.update(seed=["abc"] * len(cols["arch"])), 0, "seed"),
+    "seed negative": (_set("seed", 1, -5), 1, "seed"),
+    "params a fraction": (_set("cost_params", 4, 1.5), 0, "cost_params"),  # the column is float now
+    "arch_id a float": (_set("arch_id", 0, 1.0), 0, "arch_id"),
+    "num_heads floats": (lambda cols: cols.update(num_heads=[[float(h) for h in v] for v in cols["num_heads"]]), 0,
+                         "num_heads"),
+    "class_acc empty": (lambda cols: cols.update(metric_class_acc=[[]] + [None] * (len(cols["arch"]) - 1)), 0,
+                        "metric_class_acc"),
+    "class_acc of the wrong length": (lambda cols: cols.update(
+        metric_class_acc=[[0.5] * 3] + [None] * (len(cols["arch"]) - 1)), 0, "metric_class_acc"),
+    "error column a number": (lambda cols: cols.update(proxy_snip__error=[7] * len(cols["arch"])), 0,
+                              "proxy_snip__error"),
+    "absent_reason a number": (lambda cols: cols.update(absent_reason=[5] * len(cols["arch"])), 0, "absent_reason"),
 }
 
 
@@ -654,6 +670,25 @@ def test_tampered_table_sets_with_recomputed_digest(tiny, tmp_path, capsys, name
     correct(lambda: Benchmark(source=bad).query(1, "ksc").oa, lambda v: v == pytest.approx(0.5))
 
 
+def test_a_column_name_twice_is_refused(tiny, tmp_path):
+    def twice(cols):
+        cols["proxy_snip_again"] = cols["proxy_snip"]
+    bad = tamper_set(tiny, tmp_path / "bad", "ksc", twice)
+    manifest = json.loads((bad / "manifest.json").read_text())
+    name = next(n for n, m in manifest["files"].items() if m["dataset"] == "ksc")
+    table = pq.read_table(bad / name)
+    table = table.rename_columns([c if c != "proxy_snip_again" else "proxy_snip" for c in table.column_names])
+    pq.write_table(table, bad / name)
+    import hashlib
+
+    blob = (bad / name).read_bytes()
+    manifest["files"][name].update(sha256=hashlib.sha256(blob).hexdigest(), bytes=len(blob),
+                                   columns=table.column_names)
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    typed(lambda: Benchmark(source=bad).query(1, "ksc"), r"\['proxy_snip'\] more than once", kind=TableError)
+    typed(lambda: read_table_set(bad), "more than once", kind=TableError)
+
+
 MANIFEST_TAMPER = {
     "file digest wrong": (lambda m, d: m["files"][next(iter(m["files"]))].update(sha256="0" * 64), "checksum"),
     "rows wrong": (lambda m, d: m["files"][next(iter(m["files"]))].update(rows=3), "rows"),
@@ -666,7 +701,31 @@ MANIFEST_TAMPER = {
     "schema 99": (lambda m, d: m.update(schema_version=99), "schema_version"),
     "no source": (lambda m, d: (m.pop("source"), None)[1], "source"),
     "manifest deleted": (lambda m, d: (d / "manifest.json").unlink(), "manifest"),
+    "source null": (lambda m, d: m.update(source=None), "source"),
+    "source a list": (lambda m, d: m.update(source=["x"]), "source"),
+    "protocol a number": (lambda m, d: m.update(protocol=7), "protocol"),
+    "schema_version true": (lambda m, d: m.update(schema_version=True), "schema_version"),
+    "schema_version 1.0": (lambda m, d: m.update(schema_version=1.0), "schema_version"),
+    "absent a list": (lambda m, d: m.update(absent=[]), "absent"),
+    "absent of a dataset a string": (lambda m, d: m.update(absent={"ksc": "abc"}), "absent"),
+    "modified a list": (lambda m, d: m.update(modified=[]), "modified"),
+    "proxy_seconds_mean a list": (lambda m, d: m.update(proxy_seconds_mean=[]), "proxy_seconds_mean"),
+    "notes a string": (lambda m, d: m.update(notes="x"), "notes"),
+    "nested too deep": (lambda m, d: '{"a": ' + "[" * 100000 + "]" * 100000 + "}", "not JSON"),
+    "dataset of another spelling": (lambda m, d: _entry(m, "ksc").update(dataset="KSC"), "KSC"),
+    "dataset unknown": (lambda m, d: _entry(m, "ksc").update(dataset="kennedy"), "kennedy"),
+    "rows missing": (lambda m, d: _entry(m, "ksc").pop("rows"), "rows"),
+    "bytes wrong": (lambda m, d: _entry(m, "ksc").update(bytes=12), "bytes"),
+    "columns wrong": (lambda m, d: _entry(m, "ksc").update(columns=["arch"]), "columns"),
+    "columns missing": (lambda m, d: _entry(m, "ksc").pop("columns"), "columns"),
+    "orientation 1.7": (lambda m, d: m.update(proxies={"snip": {"orientation": 1.7}}), "orientation"),
+    "orientation a string": (lambda m, d: m.update(proxies={"my": {"orientation": "-1"}}), "orientation"),
+    "orientation true": (lambda m, d: m.update(proxies={"my": {"orientation": True}}), "orientation"),
 }
+
+
+def _entry(manifest: dict, dataset: str) -> dict:
+    return next(m for m in manifest["files"].values() if m["dataset"] == dataset)
 
 
 @pytest.mark.parametrize("name", list(MANIFEST_TAMPER))
@@ -716,6 +775,28 @@ def test_tampered_query_index_is_rebuilt_never_served(tmp_path, monkeypatch, nam
             f.write_bytes(INDEX_TAMPER[name](blob))
     correct(lambda: Benchmark(source=tables).query(3, "ksc").oa, lambda v: v == truth)
     correct(lambda: Benchmark(source=tables).query(3, "ksc").snip, lambda v: v == 2.0)
+
+
+@pytest.mark.parametrize("relabel", ["datasets swapped", "source renamed", "protocol renamed"])
+def test_a_validated_file_listed_as_something_else_is_validated_again(tmp_path, monkeypatch, relabel):
+    """A warm index vouches for a file as the dataset, source and protocol it was validated as:
+    the same bytes listed under other names (checksums still right) are checked again and refused."""
+    monkeypatch.setenv("HYTASBENCH_CACHE", str(tmp_path / "cache"))
+    tables = write_tiny(tmp_path / "t")
+    for ds in ("indian_pines", "ksc"):
+        Benchmark(source=tables).query(1, ds)  # the verdicts are cached now
+    manifest = json.loads((tables / "manifest.json").read_text())
+    if relabel == "datasets swapped":
+        ip, ksc = _entry(manifest, "indian_pines"), _entry(manifest, "ksc")
+        ip["dataset"], ksc["dataset"] = "ksc", "indian_pines"
+        col = "dataset"
+    elif relabel == "source renamed":
+        manifest["source"], col = "evil", "source"
+    else:
+        manifest["protocol"], col = "another-protocol", "protocol"
+    (tables / "manifest.json").write_text(json.dumps(manifest))
+    typed(lambda: Benchmark(source=tables).frame("ksc" if relabel == "datasets swapped" else "indian_pines"),
+          f"column {col}", kind=TableContentError)
 
 
 def test_index_of_another_file_is_not_used(tmp_path, monkeypatch):

@@ -71,6 +71,26 @@ def test_a_non_integer_in_an_integer_column_is_refused_before_writing(tmp_path, 
     assert not list(tmp_path.glob("*.parquet"))
 
 
+@pytest.mark.parametrize("case,match", [
+    ("rows of another protocol", "column protocol: 'other'"), ("dataset not of the benchmark", "'pines'"),
+    ("source empty", "'source'"), ("source not a string", "'source'"), ("absent not per dataset", "'absent'")])
+def test_the_writer_refuses_what_loading_would_refuse(tmp_path, case, match):
+    f, kw, tables = frame(4), dict(source="t", protocol="p", description="d"), None
+    if case == "rows of another protocol":
+        f["protocol"] = ["p", "p", "other", "p"]
+    elif case == "dataset not of the benchmark":
+        tables = {"pines": f.assign(dataset="pines")}
+    elif case == "source empty":
+        kw["source"] = ""
+    elif case == "source not a string":
+        kw["source"] = 5
+    else:
+        kw["absent"] = {"indian_pines": ["metric_aa"]}
+    with pytest.raises(TableError, match=match):
+        write_table_set(tmp_path, tables or {"indian_pines": f}, **kw)
+    assert not (tmp_path / "manifest.json").exists() and not list(tmp_path.glob("*.parquet"))
+
+
 def test_rewrite_removes_stale_files(tmp_path):
     write(tmp_path, 0.0)
     write(tmp_path, 0.5)
