@@ -234,7 +234,7 @@ def _write_locked(root: Path, tables: Mapping[str, Any], source: str, protocol: 
 
     notes = list(notes)
     problem = _manifest_problem({"schema_version": SCHEMA_VERSION, "source": source, "protocol": protocol,
-                                 "files": {}, "absent": absent, "notes": notes, **dict(extra or {})})
+                                 "files": {}, "absent": absent or {}, "notes": notes, **dict(extra or {})})
     if problem:  # never write what loading would refuse
         raise TableError(root / MANIFEST, f"not written: {problem}")
     previous = _previous_manifest(root)
@@ -357,9 +357,9 @@ def _manifest_problem(manifest: Any) -> Optional[str]:
         if (key in manifest or key == "source") and (not isinstance(value, str) or not value):
             return f"{key!r} is {value!r}; it must be a non-empty string (the {key}'s name)"
     for key, what in (("absent", "why a column is absent"), ("modified", "why a column's values are suspect")):
-        if manifest.get(key) is not None and not _is_mapping_of(manifest[key], lambda v: _is_mapping_of(v, _is_str)):
+        if key in manifest and not _is_mapping_of(manifest[key], lambda v: _is_mapping_of(v, _is_str)):
             return f"{key!r} must map each dataset to {{column: {what}}} (strings)"
-    if manifest.get("proxy_seconds_mean") is not None and not _is_mapping_of(
+    if "proxy_seconds_mean" in manifest and not _is_mapping_of(
             manifest["proxy_seconds_mean"], lambda v: _is_mapping_of(v, _is_time)):
         return "'proxy_seconds_mean' must map each dataset to {proxy: seconds >= 0}"
     if not isinstance(manifest.get("notes", []), list) or not all(map(_is_str, manifest.get("notes", []))):
