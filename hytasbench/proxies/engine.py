@@ -21,6 +21,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tupl
 import torch
 from torch import nn
 
+from ..errors import InvalidArgumentError, UnknownProxyError, short_repr
 from ..schema import SIZE_PROXIES
 from . import registry
 from .passes import PASSES, restore_mode
@@ -77,7 +78,25 @@ def requests(proxies: Optional[Sequence[str]]) -> List[Tuple[str, Proxy]]:
     return list(out.items())
 
 
+def check_options(entries: Sequence[Tuple[str, Proxy]], options: Optional[Options]) -> None:
+    """Refuse ``options`` unless it is None or maps entries of this run to mappings of options the
+    kernel has (InvalidArgumentError, UnknownProxyError, UnknownProxyOptionError): never ignored."""
+    if options is None:
+        return
+    if not isinstance(options, Mapping):
+        raise InvalidArgumentError(f"options must map a proxy to its options, e.g. {{'synflow': {{'hytas_compat': "
+                                   f"True}}}}, got {short_repr(options)}")
+    kernels = dict(entries)
+    for label, opts in options.items():
+        if label not in kernels:
+            raise UnknownProxyError(label, kernels, "options are keyed by the proxies this call scores")
+        if not isinstance(opts, Mapping):
+            raise InvalidArgumentError(f"options[{label!r}] must map option names to values, got {short_repr(opts)}")
+        kernels[label].options(opts)
+
+
 def plan(entries: Sequence[Tuple[str, Proxy]], options: Optional[Options] = None) -> List[_Job]:
+    check_options(entries, options)
     jobs = []
     for label, p in entries:
         opts = p.options((options or {}).get(label))
@@ -218,6 +237,7 @@ def score(arch: Any, dataset: str, proxies: Optional[Sequence[str]] = None, seed
     from .batch import proxy_batch, shape_batch
 
     entries = requests(proxies)
+    check_options(entries, options)  # before any data is loaded
     if data_free:
         needs_pixels = list(dict.fromkeys(p.name for _, p in entries if not p.data_free))
         if needs_pixels:
