@@ -173,13 +173,12 @@ def require(module: str, extra: str, feature: str) -> ModuleType:
 
 
 class UnknownProxyError(HytasError, KeyError):
-    """A zero-cost proxy name that is not registered in ``hytasbench.proxies`` (or, with a hint,
-    not among those a call scores)."""
+    """A zero-cost proxy name that is not registered in ``hytasbench.proxies``."""
 
-    def __init__(self, name: object, allowed: Iterable[str], hint: str = ""):
+    def __init__(self, name: object, allowed: Iterable[str]):
         self.name = name
         self.allowed = list(allowed)
-        super().__init__(f"unknown proxy {short_repr(name)}{_allowed(self.allowed)}" + (f". {hint}" if hint else ""))
+        super().__init__(f"unknown proxy {name!r}{_allowed(self.allowed)}")
 
     def __str__(self) -> str:
         return self.args[0]

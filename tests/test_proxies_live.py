@@ -91,8 +91,10 @@ def test_unknown_proxy_fails_before_any_work(tmp_path):
 @pytest.mark.parametrize("kwargs, error, message", [
     ({"options": 5}, InvalidArgumentError, "options must map a proxy"),
     ({"options": ["synflow"]}, InvalidArgumentError, "options must map a proxy"),
-    ({"options": {"nope": {}}}, UnknownProxyError, "'nope'; allowed: synflow"),
-    ({"options": {"snip": {"sign": False}}}, UnknownProxyError, "'snip'; allowed: synflow"),  # not scored here
+    ({"options": {"nope": {}}}, UnknownProxyError, "'nope'; allowed: grad_norm, snip"),
+    ({"options": {"nope:tag": {}}}, UnknownProxyError, "'nope'; allowed: grad_norm, snip"),
+    ({"options": {5: {}}}, UnknownProxyError, "5; allowed: grad_norm"),
+    ({"options": {"snip": {"nope": 1}}}, UnknownProxyOptionError, "'snip' has no option 'nope'"),  # not scored here
     ({"options": {"synflow": 5}}, InvalidArgumentError, r"options\['synflow'\] must map"),
     ({"options": {"synflow": {"nope": 1}}}, UnknownProxyOptionError, "no option 'nope'; allowed: hytas_compat"),
     ({"synthetic": "no"}, InvalidArgumentError, "synthetic must be True or False"),
@@ -104,10 +106,11 @@ def test_bad_live_options_fail_typed_before_any_data(small_bench, tmp_path, kwar
         small_bench.score(2, "ip", proxies=["synflow"], data_root=str(tmp_path), **kwargs)
 
 
-def test_good_live_options_reach_the_data(small_bench, tmp_path):
+@pytest.mark.parametrize("options", [{"synflow": {"hytas_compat": True}}, {"snip": {"precision": "float64"}}, {}, None])
+def test_good_live_options_reach_the_data(small_bench, tmp_path, options):
+    # one options dict may serve several calls: a valid entry for a proxy not scored here is unused
     with pytest.raises(DatasetFilesError):
-        small_bench.score(2, "ip", proxies=["synflow"], data_root=str(tmp_path),
-                          options={"synflow": {"hytas_compat": True}}, synthetic=False)
+        small_bench.score(2, "ip", proxies=["synflow"], data_root=str(tmp_path), options=options, synthetic=False)
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tupl
 import torch
 from torch import nn
 
-from ..errors import InvalidArgumentError, UnknownProxyError, short_repr
+from ..errors import InvalidArgumentError, short_repr
 from ..schema import SIZE_PROXIES
 from . import registry
 from .passes import PASSES, restore_mode
@@ -79,8 +79,9 @@ def requests(proxies: Optional[Sequence[str]]) -> List[Tuple[str, Proxy]]:
 
 
 def check_options(entries: Sequence[Tuple[str, Proxy]], options: Optional[Options]) -> None:
-    """Refuse ``options`` unless it is None or maps entries of this run to mappings of options the
-    kernel has (InvalidArgumentError, UnknownProxyError, UnknownProxyOptionError): never ignored."""
+    """Refuse ``options`` unless it is None or maps proxies or "name:tag" labels to mappings of
+    options their kernel has (InvalidArgumentError, UnknownProxyError, UnknownProxyOptionError).
+    One dict may serve several calls: a valid entry for a kernel this call does not score is unused."""
     if options is None:
         return
     if not isinstance(options, Mapping):
@@ -88,11 +89,11 @@ def check_options(entries: Sequence[Tuple[str, Proxy]], options: Optional[Option
                                    f"True}}}}, got {short_repr(options)}")
     kernels = dict(entries)
     for label, opts in options.items():
-        if label not in kernels:
-            raise UnknownProxyError(label, kernels, "options are keyed by the proxies this call scores")
+        kernel = kernels.get(label) or registry.get(label.partition(":")[0] if isinstance(label, str) else label)
         if not isinstance(opts, Mapping):
-            raise InvalidArgumentError(f"options[{label!r}] must map option names to values, got {short_repr(opts)}")
-        kernels[label].options(opts)
+            raise InvalidArgumentError(f"options[{short_repr(label)}] must map option names to values, "
+                                       f"got {short_repr(opts)}")
+        kernel.options(opts)
 
 
 def plan(entries: Sequence[Tuple[str, Proxy]], options: Optional[Options] = None) -> List[_Job]:
