@@ -14,7 +14,8 @@ from .errors import (ArchitectureNotInTableError, InvalidArgumentError, InvalidR
                      NoMatchError, UnknownFieldError, UnknownProtocolError, UnknownSourceError, require, short_repr)
 from .protocols import same as same_protocol
 from .record import Record
-from .schema import COST_PREFIX, cost_column, orientation, proxy_column, score_names, short_names as schema_short_names
+from .schema import (COST_PREFIX, cost_column, known_proxies, orientation, proxy_column, score_names,
+                     short_names as schema_short_names)
 from .space import Arch, ArchLike, parse
 from .tables import TableSet, read_table_set
 from .view import TableView
@@ -131,20 +132,30 @@ class Benchmark:
         return score_names(self.fields(dataset, source))
 
     def proxy_seconds(self, dataset: str, proxy: str, source: Optional[str] = None) -> Optional[float]:
-        """Mean compute seconds per architecture for a proxy, where the source publishes one."""
+        """Mean compute seconds per architecture for a proxy, where the source publishes one (None
+        for a proxy it has no time for); UnknownFieldError for a name that is no proxy."""
         ds = self._dataset(dataset)
         view = self._view(ds, source)
-        col = proxy_column(proxy, "seconds")
+        col = proxy_column(proxy, "seconds") if isinstance(proxy, str) else None
         if col in view.columns:
             vals = [v for v in view.column(col) if v == v]
             return sum(vals) / len(vals) if vals else None
-        return self._set(source).manifest.get("proxy_seconds_mean", {}).get(ds, {}).get(proxy)
+        published = self._set(source).manifest.get("proxy_seconds_mean", {}).get(ds, {})
+        if not isinstance(proxy, str) or not (proxy in published or proxy in known_proxies()
+                                              or proxy_column(proxy) in view.columns):
+            allowed = dict.fromkeys(list(known_proxies()) + score_names(view.columns, variants=False))
+            raise UnknownFieldError(proxy, allowed, kind="proxy")
+        return published.get(proxy)
 
     def _source_name(self, source: Optional[str]) -> str:
-        name = source or self.default_source
-        if name not in self._sets:
-            raise UnknownSourceError(name, list(self._sets))
-        return name
+        """The loaded source ``source`` names (None: the default); anything else (an empty
+        string, a number, a list) is an UnknownSourceError, never the default."""
+        if source is None:
+            return self.default_source
+        if not isinstance(source, str) or source not in self._sets:
+            raise UnknownSourceError(source, list(self._sets), "" if isinstance(source, str) else
+                                     "source= is the name of a loaded source (a str), or None for the default")
+        return source
 
     def _protocol_name(self, source: str, protocol: Optional[str]) -> Optional[str]:
         """The listed protocol set ``protocol`` names (older spellings read), None for the source's own."""
@@ -180,7 +191,8 @@ class Benchmark:
         ds = self._dataset(dataset)
         if protocol is not None and not isinstance(protocol, str):
             raise InvalidArgumentError(f"protocol must be a protocol name (str) or None, got {short_repr(protocol)}")
-        key = (ds, source or self.default_source, protocol)
+        # a name as given (a bad one misses and fails below); anything but a str or None fails here
+        key = (ds, source if isinstance(source, str) else self._source_name(source), protocol)
         view = self._views.get(key)
         if view is None:
             name = self._source_name(source)
@@ -290,17 +302,21 @@ class Benchmark:
         """
         from .surrogate import DEFAULT_MODEL, surrogate_for
 
-        return surrogate_for(self, dataset, source=source, model=model or DEFAULT_MODEL).predict(arch)
+        return surrogate_for(self, dataset, source=source, model=DEFAULT_MODEL if model is None else model).predict(arch)
 
     def has(self, arch: ArchLike, dataset: str, field: Optional[str] = None, *, source: Optional[str] = None,
             protocol: Optional[str] = None) -> bool:
-        """Whether the table holds the architecture (and, given ``field``, a value for it)."""
+        """Whether the table holds the architecture (and, given ``field``, a value for it). A field
+        the schema knows but this source lacks is False; a name no table could have raises
+        UnknownFieldError (whether or not the architecture is there)."""
         view = self._view(dataset, source, protocol)
+        if field is not None:
+            view.field_column(field)
         try:
             rows = self._rows(view, arch)
         except ArchitectureNotInTableError:
             return False
-        return field is None or Record(view, rows[0]).available(field)
+        return field is None or Record(view, rows[0])[field] is not None
 
     def num_rows(self, dataset: str, *, source: Optional[str] = None, protocol: Optional[str] = None) -> int:
         """Number of rows (architectures x runs) of a dataset's table."""
@@ -316,7 +332,8 @@ class Benchmark:
               protocol: Optional[str] = None) -> List[Arch]:
         """Architectures of the table (of the first dataset when none is named), in table order.
         Each equals its canonical string, so ``"e48-h466533-r451343" in bench.archs()`` works."""
-        dataset = dataset or self.datasets(source, protocol=protocol)[0]
+        if dataset is None:
+            dataset = self.datasets(source, protocol=protocol)[0]
         return [parse(a) for a in self._view(dataset, source, protocol).by_str]
 
     def archs_list(self, dataset: Optional[str] = None, *, source: Optional[str] = None) -> List[str]:

@@ -193,7 +193,8 @@ class UnknownProxyOptionError(HytasError, ValueError):
 
 
 class InvalidSampleError(HytasError, ValueError):
-    """A sample of architectures that cannot be drawn (size outside 1..2000, not an integer)."""
+    """A sample of architectures that cannot be drawn (size outside 1..2000 or not an integer, a seed
+    that is not an integer, a pool that is not a list of architectures)."""
 
 
 class UserProxyError(HytasError, ValueError):

@@ -50,20 +50,25 @@ def score(arch: ArchLike, dataset: str, proxies: Optional[Sequence[str]] = None,
           synthetic: bool = False) -> LiveScores:
     """Score ``proxies`` (all when None) for any architecture of the space on ``dataset``.
 
+    ``options`` maps a scored proxy to option overrides (``{"synflow": {"hytas_compat": True}}``).
     Raises DatasetFilesError (saying which files go where) when the dataset is not available,
-    UnknownProxyError for a name that is not a proxy.
+    UnknownProxyError for a name that is not a proxy (or an ``options`` key that is not scored),
+    UnknownProxyOptionError for an option the kernel lacks, InvalidArgumentError for a bad seed,
+    device, ``options`` or ``synthetic``; all before any data is loaded.
     """
     from .datasets import canonical_name
     from .proxies import engine
 
     a = parse(arch)
-    _check_options(seed, device)
+    _check_options(seed, device, synthetic)
     name, report = engine.score(a, canonical_name(dataset), proxies, seed, data_root, device, options, synthetic)
     return LiveScores(a, name, seed, report.results, report.columns())
 
 
-def _check_options(seed: Any, device: Any) -> None:
-    """Refuse a bad seed or an unavailable device before any data is loaded."""
+def _check_options(seed: Any, device: Any, synthetic: Any = False) -> None:
+    """Refuse a bad seed, an unavailable device or a non-bool ``synthetic`` before any data is loaded."""
+    if not isinstance(synthetic, bool):
+        raise InvalidArgumentError(f"synthetic must be True or False, got {short_repr(synthetic)}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
         raise InvalidArgumentError(f"seed must be an integer in 0..2**32-1, got {short_repr(seed)}")
     if not isinstance(device, str) or not (device == "cpu" or device == "cuda" or

@@ -47,11 +47,11 @@ class Record(Mapping[str, Any]):
         try:  # the view's resolved-name cache, inline: this is every query's hot path
             col = view.resolved[key]
         except (KeyError, TypeError):
-            col = view.resolve(key)
+            col = None
         if col is None:
-            if view.known_absent(key):
+            col = view.field_column(key)  # an unknown name raises
+            if col is None:
                 return None
-            raise UnknownFieldError(key, view.columns, kind="field")
         value = view.data[col][self._row]
         return None if value != value else value  # NaN means absent, like null
 

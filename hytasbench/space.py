@@ -4,13 +4,14 @@ Torch-free: this module is on the query path.
 """
 from __future__ import annotations
 
+import operator
 import random
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .errors import InvalidArchitectureError, InvalidSampleError, require
+from .errors import InvalidArchitectureError, InvalidArgumentError, InvalidSampleError, require, short_repr
 
 DEPTHS: Tuple[int, ...] = (4, 5, 6, 7, 8, 9, 10)
 EMBED_DIMS: Tuple[int, ...] = (32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 240)
@@ -21,6 +22,7 @@ HYTAS_2000_SEED = 0
 
 _STR_RE = re.compile(r"^e([0-9]+)-h([0-9]+)-r([0-9]+)$")
 _INT_RE = re.compile(r"-?[0-9]+")  # ASCII digits only: str.isdigit() accepts '²', which int() rejects
+_MAX_DIGITS = 9  # no value of the space has more; int() of thousands of digits is refused by Python itself
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,8 +41,8 @@ class Arch:
     mlp_ratio: Tuple[int, ...]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "num_heads", tuple(self.num_heads))
-        object.__setattr__(self, "mlp_ratio", tuple(self.mlp_ratio))
+        object.__setattr__(self, "num_heads", _per_layer("num_heads", self.num_heads))
+        object.__setattr__(self, "mlp_ratio", _per_layer("mlp_ratio", self.mlp_ratio))
         validate(self)
         # the canonical string, once: equality and hashing go through it (not a dataclass field)
         object.__setattr__(self, "_canonical", self.to_str())
@@ -93,6 +95,27 @@ def validate(arch: Arch) -> None:
         _check_int(f"mlp_ratio[{i}]", r, MLP_RATIOS)
 
 
+def _per_layer(field: str, value: Any) -> Tuple[Any, ...]:
+    """A per-layer field as a tuple: a list or tuple (one entry per layer), nothing else."""
+    if not isinstance(value, (list, tuple)):
+        raise InvalidArchitectureError(f"{short_repr(value)} is not a list or tuple with one integer per layer", field)
+    return tuple(value)
+
+
+def _integer(value: Any) -> int:
+    """An int or numpy integer as an int; TypeError for anything else (a bool, a float, a string)."""
+    if isinstance(value, bool):
+        raise TypeError("a bool is not an integer")
+    return operator.index(value)
+
+
+def _digits(field: str, text: str, allowed: Optional[Sequence[Any]]) -> int:
+    """int() of an ASCII digit string, refusing one too long to be any value of the space."""
+    if len(text.lstrip("+-0")) > _MAX_DIGITS:
+        raise InvalidArchitectureError(f"{text[:12]}... ({len(text)} digits) is out of range", field, allowed)
+    return int(text)
+
+
 def _check_int(field: str, value: Any, allowed: Sequence[int]) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
         raise InvalidArchitectureError(f"{value!r} is not allowed", field, allowed)
@@ -107,23 +130,20 @@ def _as_int(field: str, value: Any) -> int:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
-        return int(value.strip())
+        return _digits(field, value.strip(), None)
     try:  # numpy integers
-        import numpy as np
-        if isinstance(value, np.integer):
-            return int(value)
-    except ImportError:  # pragma: no cover - numpy is a core dependency
-        pass
-    raise InvalidArchitectureError(f"{value!r} is not an integer", field)
+        return _integer(value)
+    except TypeError:
+        raise InvalidArchitectureError(f"{short_repr(value)} is not an integer", field) from None
 
 
 def _as_int_list(field: str, value: Any) -> List[int]:
     if isinstance(value, str):
         value = [v for v in re.split(r"[\s,\[\]]+", value) if v]
-    if not isinstance(value, (list, tuple)) and not hasattr(value, "tolist"):
-        raise InvalidArchitectureError(f"{value!r} is not a list of integers", field)
-    if hasattr(value, "tolist"):
+    elif hasattr(value, "tolist"):  # a numpy array (a numpy scalar gives a number, refused below)
         value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        raise InvalidArchitectureError(f"{short_repr(value)} is not a list of integers", field)
     return [_as_int(f"{field}[{i}]", v) for i, v in enumerate(value)]
 
 
@@ -152,15 +172,16 @@ def _from_mapping(d: Mapping[str, Any]) -> Arch:
     for name in ("embed_dim", "num_heads", "mlp_ratio"):
         if name not in got:
             raise InvalidArchitectureError("missing", name, sorted(_KEYS))
+    heads, ratios = _as_int_list("num_heads", got["num_heads"]), _as_int_list("mlp_ratio", got["mlp_ratio"])
     embed = got["embed_dim"]
     if isinstance(embed, (list, tuple, str)) and not (isinstance(embed, str) and _INT_RE.fullmatch(embed.strip())):
-        widths = set(_as_int_list("embed_dim", embed))  # upstream CSVs repeat it per layer
-        if len(widths) != 1:
-            raise InvalidArchitectureError(f"per-layer widths {sorted(widths)} differ; the space has one width",
-                                           "embed_dim", EMBED_DIMS)
-        embed = widths.pop()
-    arch = Arch(_as_int("embed_dim", embed), tuple(_as_int_list("num_heads", got["num_heads"])),
-                tuple(_as_int_list("mlp_ratio", got["mlp_ratio"])))
+        widths = _as_int_list("embed_dim", embed)  # upstream CSVs repeat the one width once per layer
+        if len(widths) != len(heads) or len(set(widths)) != 1:
+            raise InvalidArchitectureError(
+                f"{short_repr(embed)} is neither one width nor the same width once per layer "
+                f"({len(heads)} layers)", "embed_dim", EMBED_DIMS)
+        embed = widths[0]
+    arch = Arch(_as_int("embed_dim", embed), tuple(heads), tuple(ratios))
     if "depth" in got and _as_int("depth", got["depth"]) != arch.depth:
         raise InvalidArchitectureError(
             f"depth {got['depth']!r} disagrees with {arch.depth} layers in num_heads/mlp_ratio", "depth", DEPTHS)
@@ -168,7 +189,8 @@ def _from_mapping(d: Mapping[str, Any]) -> Arch:
 
 
 def parse(value: ArchLike) -> Arch:
-    """Turn an id (1..2000), canonical string, dict or Arch into an Arch, or raise."""
+    """Turn an id (1..2000: an int, a numpy integer or a digit string; never a bool or a float),
+    canonical string, dict or Arch into an Arch, or raise InvalidArchitectureError."""
     if isinstance(value, Arch):
         return value
     if isinstance(value, bool):
@@ -176,29 +198,34 @@ def parse(value: ArchLike) -> Arch:
     if isinstance(value, str):
         text = value.strip()
         if _INT_RE.fullmatch(text):
-            if len(text.lstrip("+-0")) > 9:  # int() of thousands of digits is refused by Python itself
-                raise InvalidArchitectureError(f"id {text[:12]}... ({len(text)} digits) is outside the HyTAS-2000 "
-                                               "sample", "id", [f"1..{len(hytas2000())}"])
-            return from_id(int(text))
+            return from_id(_digits("id", text, [f"1..{len(hytas2000())}"]))
         m = _STR_RE.match(text)
         if not m:
             raise InvalidArchitectureError(
-                f"{value!r} is not a canonical architecture string such as 'e48-h466533-r451343' "
+                f"{short_repr(value)} is not a canonical architecture string such as 'e48-h466533-r451343' "
                 "(embed width, one head digit and one MLP-ratio digit per layer) nor an id 1..2000", "arch")
-        return Arch(int(m.group(1)), tuple(int(c) for c in m.group(2)), tuple(int(c) for c in m.group(3)))
+        return Arch(_digits("embed_dim", m.group(1), EMBED_DIMS), tuple(int(c) for c in m.group(2)),
+                    tuple(int(c) for c in m.group(3)))
     if isinstance(value, Mapping):
         return _from_mapping(value)
     try:
-        ident = _as_int("arch", value)
-    except InvalidArchitectureError:
+        ident = _integer(value)
+    except TypeError:
         raise InvalidArchitectureError(
-            f"{value!r} of type {type(value).__name__} is neither an id, a string, a dict nor an Arch", "arch") from None
+            f"{short_repr(value)} of type {type(value).__name__} is neither an integer id, a string, a dict nor "
+            "an Arch", "arch") from None
     return from_id(ident)
 
 
 def from_id(ident: int) -> Arch:
-    """The HyTAS-2000 architecture with this 1-based id (the authors' configspace-hyper2-<id>)."""
+    """The HyTAS-2000 architecture with this 1-based id (the authors' configspace-hyper2-<id>): an
+    int or numpy integer; a bool, float or string is refused (:func:`parse` reads digit strings)."""
     archs = hytas2000()
+    try:
+        ident = _integer(ident)
+    except TypeError:
+        raise InvalidArchitectureError(f"{short_repr(ident)} of type {type(ident).__name__} is not an integer id",
+                                       "id", [f"1..{len(archs)}"]) from None
     if not 1 <= ident <= len(archs):
         shown = str(ident) if abs(ident) < 10 ** 12 else f"of about {int(ident.bit_length() * 0.30103) + 1} digits"
         raise InvalidArchitectureError(f"id {shown} is outside the HyTAS-2000 sample", "id", [f"1..{len(archs)}"])
@@ -259,7 +286,10 @@ def neighbours(arch: ArchLike) -> Iterator[Arch]:
 
 
 def mutate(arch: ArchLike, rng: random.Random) -> Arch:
-    """A uniformly random neighbour (one edit); appended layers get random heads and ratio."""
+    """A uniformly random neighbour (one edit) drawn with ``rng`` (a ``random.Random``); appended
+    layers get random heads and ratio."""
+    if not isinstance(rng, random.Random):
+        raise InvalidArgumentError(f"rng must be a random.Random (e.g. random.Random(0)), got {short_repr(rng)}")
     a = parse(arch)
     kinds = ["embed", "heads", "ratio"] + [k for k, d in (("shrink", a.depth - 1), ("grow", a.depth + 1))
                                             if d in DEPTHS]
@@ -314,9 +344,13 @@ def to_configspace(seed: Optional[int] = None):
 
 
 def from_configuration(config: Mapping[str, Any]) -> Arch:
-    """Inverse of the ConfigSpace encoding."""
+    """Inverse of the ConfigSpace encoding: a Configuration or a mapping of its hyperparameters."""
+    if not isinstance(config, Mapping):
+        raise InvalidArchitectureError(f"{short_repr(config)} is not a configuration (a mapping of depth, "
+                                       "embed_dim, num_heads_<i>, mlp_ratio_<i>)", "configuration")
     d = dict(config)
     depth = _as_int("depth", d.get("depth"))
+    _check_int("depth", depth, DEPTHS)
     return Arch(_as_int("embed_dim", d.get("embed_dim")),
                 tuple(_as_int(f"num_heads_{i}", d.get(f"num_heads_{i}")) for i in range(depth)),
                 tuple(_as_int(f"mlp_ratio_{i}", d.get(f"mlp_ratio_{i}")) for i in range(depth)))
@@ -326,7 +360,17 @@ def stratified_sample(n: int, seed: int = 0, pool: Optional[Sequence[Arch]] = No
     """``n`` distinct HyTAS-2000 architectures (or of ``pool``), stratified by (embedding width,
     depth): each stratum gets its share of ``n`` in proportion to its size (largest remainders),
     drawn with ``random.Random(seed)``; returned in id order. Deterministic, so that two users who
-    sample the same ``n`` and ``seed`` score the same architectures."""
+    sample the same ``n`` and ``seed`` score the same architectures: ``seed`` must be an integer
+    (None is refused, not taken as "random"). ``pool`` is a list or other iterable of
+    architectures (not a string)."""
+    try:
+        seed = _integer(seed)
+    except TypeError:
+        raise InvalidSampleError(f"seed must be an integer (the same n and seed give the same sample), "
+                                 f"got {short_repr(seed)}") from None
+    if pool is not None and (isinstance(pool, (str, bytes, Mapping)) or not hasattr(pool, "__iter__")):
+        raise InvalidSampleError(f"pool must be a list of architectures (ids, strings, dicts or Archs), "
+                                 f"got {type(pool).__name__} {short_repr(pool)}")
     pool = hytas2000() if pool is None else tuple(dict.fromkeys(parse(a) for a in pool))
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= len(pool):
         raise InvalidSampleError(f"sample size must be an integer from 1 to {len(pool)}, got {n!r}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from . import ensembles
+from .errors import UnknownFieldError
 from .schema import KIND_PREFIXES, PROVENANCE_COLUMNS, PROXY_PREFIX, error_reason, proxy_column, proxy_error_column
 
 
@@ -83,6 +84,14 @@ class TableView:
                 found = self._ensemble(name)
         self.resolved[name] = found
         return found
+
+    def field_column(self, name: str) -> Optional[str]:
+        """The column of a full or short name; None for a name the schema knows that this table
+        lacks (``known_absent``); UnknownFieldError for a name no table could have."""
+        col = self.resolve(name)
+        if col is None and not self.known_absent(name):
+            raise UnknownFieldError(name, self.columns, kind="field")
+        return col
 
     def _ensemble(self, name: str) -> Optional[str]:
         """Add an ensemble's column (hytasbench.ensembles) computed over this table; None when

@@ -203,3 +203,70 @@ def test_unfinished_proxies_say_why(tmp_path, monkeypatch):
     assert bench.query(a2, "ksc").reason("snip") == "proxies not finished yet"
     assert "computation failed: OOM twice" == bench.query(a1, "ksc").reason("grasp")
     assert bench.query(a1, "ksc").reason("snip") is None
+
+
+# -- a bad source, dataset, model or field name is a typed error, never the default ---------------
+BAD_SOURCES = [["small"], 0, "", False, 1.5]
+SOURCE_CALLS = {
+    "query": lambda b, s: b.query(1, "indian", source=s),
+    "archs": lambda b, s: b.archs("indian", source=s),
+    "archs default dataset": lambda b, s: b.archs(source=s),
+    "protocols": lambda b, s: b.protocols(s),
+    "manifest": lambda b, s: b.manifest(s),
+    "datasets": lambda b, s: b.datasets(s),
+    "fields": lambda b, s: b.fields("indian", s),
+    "num_rows": lambda b, s: b.num_rows("indian", source=s),
+    "predict": lambda b, s: b.predict(1, "indian", source=s),
+}
+
+
+@pytest.mark.parametrize("call", SOURCE_CALLS)
+@pytest.mark.parametrize("source", BAD_SOURCES, ids=repr)
+def test_bad_source_is_an_unknown_source_error(small_bench, call, source):
+    with pytest.raises(UnknownSourceError, match="allowed: small"):
+        SOURCE_CALLS[call](small_bench, source)
+
+
+def test_a_bad_source_does_not_poison_the_repeat_query(small_bench):
+    for _ in range(2):  # the second query takes the cached path
+        with pytest.raises(UnknownSourceError):
+            small_bench.query(2, "indian", source="")
+    assert small_bench.query(2, "indian", source="small").oa == small_bench.query(2, "indian").oa
+
+
+@pytest.mark.parametrize("dataset", ["", 0, False, ["indian"]], ids=repr)
+def test_archs_of_a_bad_dataset_is_not_the_first_dataset(small_bench, dataset):
+    with pytest.raises(UnknownDatasetError):
+        small_bench.archs(dataset)
+
+
+@pytest.mark.parametrize("model", ["", ["extra_trees"], 0], ids=repr)
+def test_predict_refuses_a_bad_model_name(small_bench, model):
+    with pytest.raises(UnknownFieldError, match="surrogate model .*allowed: extra_trees"):
+        small_bench.predict(1, "indian", model=model)
+
+
+@pytest.mark.parametrize("field", ["nonexistent", 5, "oa_typo", ""], ids=repr)
+def test_has_an_unknown_field_raises(small_bench, field):
+    with pytest.raises(UnknownFieldError, match="allowed: arch"):
+        small_bench.has(1, "indian", field)
+    with pytest.raises(UnknownFieldError):  # also for an architecture the table lacks
+        small_bench.has(smallset.N_ARCHS + 1, "indian", field)
+
+
+def test_has_a_known_field_the_source_lacks_is_false(small_bench):
+    assert "proxy_dss" not in small_bench.fields("indian")
+    assert small_bench.has(1, "indian", "dss") is False  # a kernel of the schema: legitimately absent
+    assert small_bench.has(1, "indian", "snip") is True
+
+
+@pytest.mark.parametrize("proxy", ["nonexistent", 5, None, ""], ids=repr)
+def test_proxy_seconds_of_an_unknown_proxy_raises(small_bench, proxy):
+    with pytest.raises(UnknownFieldError, match="unknown proxy .*allowed: .*snip"):
+        small_bench.proxy_seconds("indian", proxy)
+
+
+def test_proxy_seconds_of_a_known_proxy(small_bench):
+    assert small_bench.proxy_seconds("indian", "snip") == pytest.approx(smallset.SNIP_SECONDS)
+    assert small_bench.proxy_seconds("ksc", "snip") is None  # no times for ksc
+    assert small_bench.proxy_seconds("indian", "dss") is None  # a proxy this source lacks

@@ -10,7 +10,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from hytasbench.datasets.load import load_dataset  # noqa: E402
-from hytasbench.errors import DatasetFilesError, UnknownProxyError  # noqa: E402
+from hytasbench.errors import (DatasetFilesError, InvalidArgumentError, UnknownProxyError,  # noqa: E402
+                               UnknownProxyOptionError)
 from hytasbench.live import NOT_TRAINED, recompute_record, score  # noqa: E402
 from hytasbench.model import build_model_for, count_flops, count_params  # noqa: E402
 from hytasbench.proxies import proxy_batch, score_architecture  # noqa: E402
@@ -85,6 +86,31 @@ def test_missing_dataset_files_raise_a_clear_error(tmp_path):
 def test_unknown_proxy_fails_before_any_work(tmp_path):
     with pytest.raises(UnknownProxyError, match="grad_norm"):
         recompute_record(OUTSIDE, "indian_pines", proxies=["gradnorm"], data_root=str(tmp_path))
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"options": 5}, InvalidArgumentError, "options must map a proxy"),
+    ({"options": ["synflow"]}, InvalidArgumentError, "options must map a proxy"),
+    ({"options": {"nope": {}}}, UnknownProxyError, "'nope'; allowed: grad_norm, snip"),
+    ({"options": {"nope:tag": {}}}, UnknownProxyError, "'nope'; allowed: grad_norm, snip"),
+    ({"options": {5: {}}}, UnknownProxyError, "5; allowed: grad_norm"),
+    ({"options": {"snip": {"nope": 1}}}, UnknownProxyOptionError, "'snip' has no option 'nope'"),  # not scored here
+    ({"options": {"synflow": 5}}, InvalidArgumentError, r"options\['synflow'\] must map"),
+    ({"options": {"synflow": {"nope": 1}}}, UnknownProxyOptionError, "no option 'nope'; allowed: hytas_compat"),
+    ({"synthetic": "no"}, InvalidArgumentError, "synthetic must be True or False"),
+    ({"synthetic": 1}, InvalidArgumentError, "synthetic must be True or False"),
+])
+def test_bad_live_options_fail_typed_before_any_data(small_bench, tmp_path, kwargs, error, message):
+    # an empty data root: a check that came after loading would raise DatasetFilesError instead
+    with pytest.raises(error, match=message):
+        small_bench.score(2, "ip", proxies=["synflow"], data_root=str(tmp_path), **kwargs)
+
+
+@pytest.mark.parametrize("options", [{"synflow": {"hytas_compat": True}}, {"snip": {"precision": "float64"}}, {}, None])
+def test_good_live_options_reach_the_data(small_bench, tmp_path, options):
+    # one options dict may serve several calls: a valid entry for a proxy not scored here is unused
+    with pytest.raises(DatasetFilesError):
+        small_bench.score(2, "ip", proxies=["synflow"], data_root=str(tmp_path), options=options, synthetic=False)
 
 
 @pytest.mark.slow

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 import yaml
 
 from hytasbench import space
-from hytasbench.errors import InvalidArchitectureError
+from hytasbench.errors import InvalidArchitectureError, InvalidArgumentError, InvalidSampleError
 from hytasbench.space import Arch
 
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader where PyYAML has it: 2000 files
@@ -139,3 +140,72 @@ def test_non_ascii_digits_and_signs(text):
         return
     with pytest.raises(InvalidArchitectureError):
         space.parse(text)
+
+
+# -- bad input is a typed error, never a raw TypeError or a silent guess ---------------------------
+@pytest.mark.parametrize("bad, field", [
+    ("e" + "9" * 5000 + "-h4444-r1111", "embed_dim"),  # int() alone would refuse the 5000 digits
+    ({"embed_dim": "9" * 5000, "num_heads": [3] * 4, "mlp_ratio": [1] * 4}, "embed_dim"),
+    ({"embed_dim": 48, "num_heads": np.int64(4), "mlp_ratio": [4, 5, 1, 3]}, "num_heads"),
+    ({"embed_dim": [48], "num_heads": [4, 6, 6, 5], "mlp_ratio": [4, 5, 1, 3]}, "embed_dim"),  # one per layer
+    ({"embed_dim": [], "num_heads": [4, 6, 6, 5], "mlp_ratio": [4, 5, 1, 3]}, "embed_dim"),
+    (1.0, "arch"), (np.float64(1.0), "arch"), (np.True_, "arch"),  # an id is an integer, not a float
+])
+def test_parse_refuses_with_a_typed_error(bad, field):
+    with pytest.raises(InvalidArchitectureError) as info:
+        space.parse(bad)
+    assert info.value.field == field
+
+
+def test_parse_takes_numpy_integers_and_the_per_layer_width():
+    assert space.parse(np.int64(3)) == space.from_id(3)
+    per_layer = {"embed_dim": [48] * 4, "num_heads": [4, 6, 6, 5], "mlp_ratio": np.array([4, 5, 1, 3])}
+    assert space.parse(per_layer) == Arch(48, (4, 6, 6, 5), (4, 5, 1, 3))
+
+
+@pytest.mark.parametrize("ident", [1.5, 1.0, "1", True, None])
+def test_from_id_takes_only_an_integer(ident):
+    with pytest.raises(InvalidArchitectureError, match="not an integer id") as info:
+        space.from_id(ident)
+    assert info.value.field == "id" and info.value.allowed == ["1..2000"]
+
+
+def test_from_id_takes_a_numpy_integer():
+    assert space.from_id(np.int32(5)) == space.from_id(5)
+
+
+@pytest.mark.parametrize("heads, field", [(None, "num_heads"), (4, "num_heads"), ("4444", "num_heads")])
+def test_arch_fields_must_be_per_layer_sequences(heads, field):
+    with pytest.raises(InvalidArchitectureError, match="one integer per layer") as info:
+        Arch(48, heads, (4, 5, 1, 3))
+    assert info.value.field == field
+    with pytest.raises(InvalidArchitectureError) as info:
+        Arch(48, (4, 5, 1, 3), heads)
+    assert info.value.field == "mlp_ratio"
+
+
+@pytest.mark.parametrize("config, field", [(5, "configuration"), (None, "configuration"),
+                                           ({"depth": 10 ** 9, "embed_dim": 48}, "depth")])
+def test_from_configuration_refuses_what_is_not_a_configuration(config, field):
+    with pytest.raises(InvalidArchitectureError) as info:
+        space.from_configuration(config)
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize("rng", [None, 0, np.random.default_rng(0)])
+def test_mutate_needs_a_random_instance(rng):
+    with pytest.raises(InvalidArgumentError, match="random.Random"):
+        space.mutate(1, rng)
+
+
+def test_stratified_sample_is_reproducible_and_needs_an_integer_seed():
+    assert space.stratified_sample(5, seed=3) == space.stratified_sample(5, seed=np.int64(3))
+    for seed in (None, "x", 1.0, True):
+        with pytest.raises(InvalidSampleError, match="seed must be an integer"):
+            space.stratified_sample(5, seed=seed)
+
+
+@pytest.mark.parametrize("pool", ["12", b"12", {"1": 1}, 12])
+def test_stratified_sample_pool_is_a_list_not_a_string(pool):
+    with pytest.raises(InvalidSampleError, match="pool must be a list"):
+        space.stratified_sample(1, pool=pool)

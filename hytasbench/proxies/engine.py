@@ -21,6 +21,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tupl
 import torch
 from torch import nn
 
+from ..errors import InvalidArgumentError, short_repr
 from ..schema import SIZE_PROXIES
 from . import registry
 from .passes import PASSES, restore_mode
@@ -77,7 +78,26 @@ def requests(proxies: Optional[Sequence[str]]) -> List[Tuple[str, Proxy]]:
     return list(out.items())
 
 
+def check_options(entries: Sequence[Tuple[str, Proxy]], options: Optional[Options]) -> None:
+    """Refuse ``options`` unless it is None or maps proxies or "name:tag" labels to mappings of
+    options their kernel has (InvalidArgumentError, UnknownProxyError, UnknownProxyOptionError).
+    One dict may serve several calls: a valid entry for a kernel this call does not score is unused."""
+    if options is None:
+        return
+    if not isinstance(options, Mapping):
+        raise InvalidArgumentError(f"options must map a proxy to its options, e.g. {{'synflow': {{'hytas_compat': "
+                                   f"True}}}}, got {short_repr(options)}")
+    kernels = dict(entries)
+    for label, opts in options.items():
+        kernel = kernels.get(label) or registry.get(label.partition(":")[0] if isinstance(label, str) else label)
+        if not isinstance(opts, Mapping):
+            raise InvalidArgumentError(f"options[{short_repr(label)}] must map option names to values, "
+                                       f"got {short_repr(opts)}")
+        kernel.options(opts)
+
+
 def plan(entries: Sequence[Tuple[str, Proxy]], options: Optional[Options] = None) -> List[_Job]:
+    check_options(entries, options)
     jobs = []
     for label, p in entries:
         opts = p.options((options or {}).get(label))
@@ -218,6 +238,7 @@ def score(arch: Any, dataset: str, proxies: Optional[Sequence[str]] = None, seed
     from .batch import proxy_batch, shape_batch
 
     entries = requests(proxies)
+    check_options(entries, options)  # before any data is loaded
     if data_free:
         needs_pixels = list(dict.fromkeys(p.name for _, p in entries if not p.data_free))
         if needs_pixels:

@@ -91,7 +91,7 @@ def table_digest(bench: Any, dataset: str, source: Optional[str] = None) -> str:
     for meta in bench.manifest(source)["files"].values():
         if meta.get("dataset") == dataset:
             return str(meta["sha256"])
-    name = source or bench.default_source
+    name = bench._source_name(source)
     raise UnknownSourceError(name, bench.sources, f"source {name!r} has no table for {dataset!r}; it holds "
                                                   f"{bench.datasets(name)}")
 
@@ -99,7 +99,7 @@ def table_digest(bench: Any, dataset: str, source: Optional[str] = None) -> str:
 def training_rows(bench: Any, dataset: str, source: Optional[str] = None) -> Tuple[List[Arch], Dict[str, np.ndarray]]:
     """Headline-run architectures with OA and their targets; raises NoAccuracyError if there are too few."""
     frame = bench.frame(dataset, source=source)
-    name = source or bench.default_source
+    name = bench._source_name(source)
     if "metric_oa" not in frame.columns or frame["metric_oa"].notna().sum() < MIN_ROWS:
         have = 0 if "metric_oa" not in frame.columns else int(frame["metric_oa"].notna().sum())
         raise NoAccuracyError(f"the {name!r} table for {dataset!r} has {have} architectures with a trained OA; "
@@ -155,7 +155,7 @@ def surrogate_for(bench: Any, dataset: str, *, source: Optional[str] = None,
     """The surrogate of ``dataset`` in ``source`` (default: the Benchmark's default source), fitted once."""
     _members(model)  # unknown model names fail first
     ds = bench._dataset(dataset)
-    name = source or bench.default_source
+    name = bench._source_name(source)
     key = (table_digest(bench, ds, name), ds, model)
     fitted = _FITTED.get(key)
     if fitted is None:

@@ -73,6 +73,8 @@ ALL_MODELS: Tuple[str, ...] = tuple(MODELS) + tuple(ENSEMBLES)
 def _members(name: str) -> Tuple[str, ...]:
     from ..errors import UnknownFieldError
 
+    if not isinstance(name, str):
+        raise UnknownFieldError(name, ALL_MODELS, kind="surrogate model")
     if name in MODELS:
         return (name,)
     if name in ENSEMBLES:
