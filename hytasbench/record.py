@@ -80,11 +80,9 @@ class Record(Mapping[str, Any]):
                 f"run={self._view.value('run', self._row)}, oa={oa})")
 
     def available(self, name: str) -> bool:
-        """True when the value exists (not absent, not null)."""
-        try:
-            return self[name] is not None
-        except UnknownFieldError:
-            return False
+        """True when the value exists (not absent, not null); like ``Benchmark.has``, a name no
+        table could have raises UnknownFieldError (a typo must not read as a missing value)."""
+        return self[name] is not None
 
     def get(self, key: str, default: Any = None) -> Any:
         try:

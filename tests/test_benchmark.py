@@ -252,12 +252,16 @@ def test_has_an_unknown_field_raises(small_bench, field):
         small_bench.has(1, "indian", field)
     with pytest.raises(UnknownFieldError):  # also for an architecture the table lacks
         small_bench.has(smallset.N_ARCHS + 1, "indian", field)
+    with pytest.raises(UnknownFieldError):  # and for a record's own test
+        small_bench.query(1, "indian").available(field)
 
 
 def test_has_a_known_field_the_source_lacks_is_false(small_bench):
     assert "proxy_dss" not in small_bench.fields("indian")
     assert small_bench.has(1, "indian", "dss") is False  # a kernel of the schema: legitimately absent
     assert small_bench.has(1, "indian", "snip") is True
+    rec = small_bench.query(1, "indian")
+    assert rec.available("dss") is False and rec.available("snip") is True
 
 
 @pytest.mark.parametrize("proxy", ["nonexistent", 5, None, ""], ids=repr)
