@@ -17,8 +17,11 @@ def is_integer(value: Any) -> bool:
 
 
 def check_int(value: Any, what: str, minimum: Optional[int] = None, maximum: Optional[int] = None,
-              error: Type[HytasError] = InvalidArgumentError) -> int:
-    """``value`` as an int when it is an integer in ``minimum..maximum``, else ``error``."""
+              error: Type[HytasError] = InvalidArgumentError, optional: bool = False) -> Any:
+    """``value`` as an int when it is an integer in ``minimum..maximum`` (or None when
+    ``optional``), else ``error`` naming ``what``, the value and what is allowed."""
+    if optional and value is None:
+        return None
     ok = is_integer(value) and (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
     if not ok:
         if minimum is not None and maximum is not None:
@@ -27,6 +30,7 @@ def check_int(value: Any, what: str, minimum: Optional[int] = None, maximum: Opt
             allowed = f"an integer >= {minimum}"
         else:
             allowed = "an integer"
+        allowed += " or None" if optional else ""
         raise error(f"{what} must be {allowed}, got {short_repr(value)}")  # type: ignore[call-arg]
     return int(value)
 
