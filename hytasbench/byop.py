@@ -26,11 +26,44 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Tuple, Union
+from typing import Any, Callable, Optional, Set, Tuple, Union
 
-from .errors import UserProxyError
+from .errors import UserProxyError, short_repr
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+
+def reserved_names() -> Set[str]:
+    """Names a user proxy may not take: the built-in proxies (registered kernels and the paper's),
+    the rank-ensemble names (``az_nas``), and the table's metric, cost and key columns, all of
+    which a record resolves before a ``proxy_<name>`` column."""
+    from . import proxies  # the registered kernels (imports torch, which scoring needs anyway)
+    from .ensembles import ALIASES
+    from .schema import ARCH_COLUMNS, COSTS, METRICS, ORIENTATION, PROVENANCE_COLUMNS
+
+    return set(ORIENTATION) | set(proxies.REGISTRY) | set(ALIASES) | set(METRICS) | set(COSTS) \
+        | set(ARCH_COLUMNS) | set(PROVENANCE_COLUMNS)
+
+
+def check_name(name: Any) -> str:
+    """A user proxy's name: 1-40 lower-case letters, digits and single underscores, not reserved."""
+    if not isinstance(name, str) or not _NAME_RE.match(name) or "__" in name:
+        raise UserProxyError(f"user proxy name {short_repr(name)}: use a string of 1-40 lower-case letters, digits "
+                             "and single underscores, starting with a letter (it names the table column "
+                             "proxy_<name>)")
+    if name in reserved_names():
+        raise UserProxyError(f"user proxy name {name!r} is a built-in proxy's, an ensemble's or a table field's "
+                             "(a record would resolve it to that); pass another name")
+    return name
+
+
+def check_orientation(orientation: Any) -> int:
+    """1 (higher is better) or -1, as an int: never a bool or a float."""
+    if isinstance(orientation, bool) or not isinstance(orientation, numbers.Integral) or orientation not in (1, -1):
+        raise UserProxyError(f"orientation must be the integer 1 (higher is better) or -1, "
+                             f"got {short_repr(orientation)}")
+    return int(orientation)
 
 
 @dataclass(frozen=True)
@@ -82,20 +115,11 @@ class UserProxy:
         return cls._make(path, qual, name, orientation)
 
     @classmethod
-    def _make(cls, path: Path, function: str, name: Optional[str], orientation: int) -> "UserProxy":
+    def _make(cls, path: Path, function: str, name: Optional[str], orientation: Any) -> "UserProxy":
         if not path.is_file():
             raise UserProxyError(f"user proxy file {str(path)!r} does not exist")
-        name = name or function.rpartition(".")[2].lower()
-        if not _NAME_RE.match(name) or "__" in name:
-            raise UserProxyError(f"user proxy name {name!r}: use 1-40 lower-case letters, digits and single "
-                                 "underscores, starting with a letter (it names the table column proxy_<name>)")
-        from . import proxies  # the registered kernels (imports torch, which scoring needs anyway)
-        from .schema import ORIENTATION
-
-        if name in ORIENTATION or name in proxies.REGISTRY:
-            raise UserProxyError(f"user proxy name {name!r} is a built-in proxy's; pass another name")
-        if orientation not in (1, -1):
-            raise UserProxyError(f"orientation must be 1 (higher is better) or -1, got {orientation!r}")
+        name = check_name(function.rpartition(".")[2].lower() if name is None else name)
+        orientation = check_orientation(orientation)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         proxy = cls(name, str(path.resolve()), function, digest, orientation)
         proxy.load()  # fail now, not in every worker
@@ -126,6 +150,7 @@ class UserProxy:
 
 
 def as_proxy(fn: Union[str, Callable, UserProxy], name: Optional[str] = None, orientation: int = 1) -> UserProxy:
+    """The UserProxy of a function, a "file.py:function" spec or a UserProxy (returned as is)."""
     if isinstance(fn, UserProxy):
         return fn
     if isinstance(fn, (str, Path)):
@@ -134,11 +159,15 @@ def as_proxy(fn: Union[str, Callable, UserProxy], name: Optional[str] = None, or
 
 
 def checked_value(value: Any) -> Tuple[Optional[float], Optional[str]]:
-    """(score, None) for a finite real number, else (None, why it is not one)."""
+    """(score, None) for a real number that is a finite float, else (None, why it is not one);
+    never raises (an int too large for a float, a number type whose conversion fails)."""
     if isinstance(value, bool):
         return None, "returned a bool, not a number"
     if isinstance(value, numbers.Real):  # int, float, numpy scalars
-        v = float(value)
+        try:
+            v = float(value)
+        except Exception as exc:  # noqa: BLE001 - e.g. OverflowError for 10**400: a reason, not a crash
+            return None, f"returned {short_repr(value)}, which is not a float ({type(exc).__name__}: {exc})"
         if not math.isfinite(v):
             return None, f"returned a non-finite value ({v})"
         return v, None
@@ -148,7 +177,8 @@ def checked_value(value: Any) -> Tuple[Optional[float], Optional[str]]:
 
 
 def call(fn: Callable, model: Any, batch: Any, seed: int) -> Tuple[Optional[float], Optional[str]]:
-    """Run the user's function on a private copy of the batch, the torch RNG seeded with ``seed``."""
+    """Run the user's function on a private copy of the batch, the torch RNG seeded with ``seed``;
+    whatever it does or returns, the result is a score or a reason, never an exception."""
     import dataclasses
 
     import torch
@@ -158,7 +188,6 @@ def call(fn: Callable, model: Any, batch: Any, seed: int) -> Tuple[Optional[floa
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         try:
-            value = fn(model, private)
+            return checked_value(fn(model, private))
         except Exception as exc:  # noqa: BLE001 - a failing proxy costs its score, not the run
             return None, f"the proxy raised {type(exc).__name__}: {exc}"
-    return checked_value(value)

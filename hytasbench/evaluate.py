@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
+from .arguments import check_int, check_seed, check_seeds, is_integer
 from .byop import UserProxy, as_proxy
-from .errors import BuildError, HytasError, UnknownSourceError, require
+from .datasets.specs import canonical_name
+from .errors import BuildError, HytasError, InvalidSampleError, UnknownSourceError, require
 from .schema import proxy_column
 
 ArchSpec = Union[int, str, Sequence[Any]]
@@ -53,14 +55,17 @@ def _fmt(v: Any) -> str:
 
 
 def _archs_arg(archs: ArchSpec, sample_seed: int) -> str:
-    if isinstance(archs, bool):
-        raise BuildError(f"archs {archs!r}: give a sample size (int), a spec string or a list of architectures")
-    if isinstance(archs, int):
-        return f"sample:{archs}:{sample_seed}"
-    if isinstance(archs, str):
-        return archs
+    """The builder's ``--archs`` for ``archs``, checked here: a sample size outside 1..2000 is an
+    InvalidSampleError, an architecture outside the space an InvalidArchitectureError."""
     from . import space
 
+    if isinstance(archs, bool):
+        raise InvalidSampleError(f"archs {archs!r}: give a sample size (int), a spec string or a list of architectures")
+    if is_integer(archs):
+        space.stratified_sample(int(archs), sample_seed)  # checks the size
+        return f"sample:{int(archs)}:{sample_seed}"
+    if isinstance(archs, str):
+        return archs
     return ",".join(str(space.parse(a)) for a in archs)
 
 
@@ -82,14 +87,14 @@ def evaluate_proxy(fn: Union[Callable, str, UserProxy], dataset: str = "indian_p
     proxy = as_proxy(fn, name, orientation)
     out = Path(out) if out is not None else Path(f"hytasbench-proxy-{proxy.name}")
     work = Path(work) if work is not None else out.with_name(out.name + ".work")
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise BuildError(f"workers must be an integer >= 1, got {workers!r}")
-    seed_list = [int(s) for s in seeds]
-    if not seed_list or any(s < 0 for s in seed_list):
-        raise BuildError(f"seeds must be integers >= 0, got {list(seeds)!r}")
+    # every argument is checked here, before the builder runs, so that the error names it
+    workers = check_int(workers, "workers", minimum=1, error=BuildError)
+    seed_list = check_seeds(seeds, "seeds", error=BuildError)
+    dataset = canonical_name(dataset)
+    arch_spec = _archs_arg(archs, check_seed(sample_seed, "sample_seed", error=BuildError))
     oa = _open(oa_source, "OA source")  # before any work: a missing source fails at once
     argv = ["--device", "cpu", "--workers", str(workers), "--datasets", dataset, "--kind", "proxies",
-            "--archs", _archs_arg(archs, sample_seed), "--seeds", ",".join(map(str, seed_list)),
+            "--archs", arch_spec, "--seeds", ",".join(map(str, seed_list)),
             "--user-proxy", proxy.spec, "--user-proxy-name", proxy.name,
             "--user-proxy-orientation", str(proxy.orientation), "--out", str(out), "--work", str(work)]
     if data_root is not None:

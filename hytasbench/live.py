@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator, Mapping, Optional, Sequence
 
+from .arguments import check_seed
 from .errors import InvalidArgumentError, UnknownFieldError, short_repr
 from .record import Record
 from .schema import COSTS, METRIC_PREFIX, METRICS, arch_columns, cost_column, metric_column, proxy_error_column
@@ -69,8 +70,7 @@ def _check_options(seed: Any, device: Any, synthetic: Any = False) -> None:
     """Refuse a bad seed, an unavailable device or a non-bool ``synthetic`` before any data is loaded."""
     if not isinstance(synthetic, bool):
         raise InvalidArgumentError(f"synthetic must be True or False, got {short_repr(synthetic)}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
-        raise InvalidArgumentError(f"seed must be an integer in 0..2**32-1, got {short_repr(seed)}")
+    check_seed(seed)
     if not isinstance(device, str) or not (device == "cpu" or device == "cuda" or
                                            (device.startswith("cuda:") and device[5:].isdigit())):
         raise InvalidArgumentError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {short_repr(device)}")

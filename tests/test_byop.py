@@ -12,7 +12,7 @@ import pytest
 
 from hytasbench import Benchmark, space
 from hytasbench.byop import UserProxy, call, checked_value
-from hytasbench.errors import BuildError, UserProxyError
+from hytasbench.errors import BuildError, InvalidSampleError, UnknownDatasetError, UserProxyError
 
 torch = pytest.importorskip("torch")
 
@@ -103,7 +103,7 @@ def test_failures_are_recorded_per_unit_and_the_cli_resumes(tmp_path, data_root,
 @pytest.mark.parametrize("value, ok", [
     (1, True), (2.5, True), (np.float32(3.0), True), (np.int64(4), True),
     (float("nan"), False), (float("inf"), False), (True, False), (None, False), ("1.0", False),
-    (np.array([1.0, 2.0]), False), ([1.0], False)])
+    (np.array([1.0, 2.0]), False), ([1.0], False), (10 ** 400, False), (-(10 ** 400), False)])
 def test_checked_value(value, ok):
     score, error = checked_value(value)
     assert (score is not None) == ok and (error is None) == ok
@@ -191,3 +191,67 @@ def test_stratified_sample_is_seeded_proportional_and_checked():
     assert parse_archs("sample:12:3") == [str(x) for x in space.stratified_sample(12, 3)]
     with pytest.raises(BuildError, match="sample:N"):
         parse_archs("sample:x")
+
+
+class _BadFloat(float):
+    """A real number whose conversion to float fails."""
+
+    def __float__(self):
+        raise RuntimeError("no float for you")
+
+
+def test_a_score_that_is_no_float_is_a_reason_not_a_crash():
+    from hytasbench.proxies.batch import ProxyBatch
+
+    assert checked_value(10 ** 400) == (None, checked_value(10 ** 400)[1])
+    assert "OverflowError" in checked_value(10 ** 400)[1]
+    batch = ProxyBatch("toy", torch.ones(3, 4, 5), torch.arange(3), (), 0)
+    score, error = call(lambda m, b: 10 ** 400, None, batch, 0)
+    assert score is None and "OverflowError" in error
+    score, error = call(lambda m, b: _BadFloat(1.0), None, batch, 0)
+    assert score is None and "no float for you" in error
+
+
+@pytest.mark.parametrize("orientation", [True, False, 1.0, -1.0, 0, 2, "1", None])
+def test_orientation_must_be_the_integer_1_or_minus_1(orientation):
+    from hytasbench.byop import as_proxy
+
+    with pytest.raises(UserProxyError, match="orientation"):
+        as_proxy(head_norm, orientation=orientation)
+
+
+def test_orientation_may_be_a_numpy_integer_and_is_stored_as_int():
+    from hytasbench.byop import as_proxy
+
+    proxy = as_proxy(head_norm, orientation=np.int64(-1))
+    assert proxy.orientation == -1 and type(proxy.orientation) is int
+
+
+@pytest.mark.parametrize("name, match", [
+    (5, "lower-case"), (b"x", "lower-case"), ("", "lower-case"), (["a"], "lower-case"),
+    ("az_nas", "ensemble"), ("snip", "built-in"), ("oa", "table field"), ("flops", "built-in"), ("seed", "field")])
+def test_bad_or_clashing_names_are_refused(name, match):
+    from hytasbench.byop import as_proxy
+
+    with pytest.raises(UserProxyError, match=match):
+        as_proxy(head_norm, name=name)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"seeds": ["x"]}, BuildError, "seeds"), ({"seeds": 5}, BuildError, "seeds"),
+    ({"seeds": [1.7]}, BuildError, "1.7"), ({"seeds": [True]}, BuildError, "True"),
+    ({"seeds": []}, BuildError, "at least one"), ({"seeds": "ab"}, BuildError, "seeds"),
+    ({"seeds": [2 ** 32]}, BuildError, "seeds"), ({"sample_seed": 1.5}, BuildError, "sample_seed"),
+    ({"workers": True}, BuildError, "workers"), ({"dataset": "mars"}, UnknownDatasetError, "mars"),
+    ({"dataset": 5}, UnknownDatasetError, "indian_pines"), ({"archs": -5}, InvalidSampleError, "-5"),
+    ({"archs": 0}, InvalidSampleError, "1 to 2000"), ({"archs": 2001}, InvalidSampleError, "2001"),
+    ({"archs": True}, InvalidSampleError, "sample size"), ({"archs": ["e1-h1-r1"]}, Exception, "embed_dim")])
+def test_evaluate_proxy_names_the_bad_argument_before_any_work(tmp_path, monkeypatch, kwargs, error, match):
+    from hytasbench import evaluate
+    from hytasbench.errors import HytasError
+
+    monkeypatch.setattr(evaluate, "_run_builder", lambda argv: pytest.fail(f"the builder ran: {argv}"))
+    with pytest.raises(error, match=match) as info:
+        evaluate.evaluate_proxy(head_norm, out=tmp_path / "x", oa_source=str(tmp_path), **kwargs)
+    assert isinstance(info.value, HytasError)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "x.work").exists()

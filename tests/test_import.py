@@ -197,3 +197,81 @@ def test_training_seed_is_the_upstream_default_with_its_source(reference_bench):
     assert (df["run"] > 0).any()  # the repeats carry the same seed: upstream never varied it
     notes = " ".join(reference_bench.manifest()["notes"])
     assert "train.py" in notes and "0 + its rank" in notes
+
+
+# ---- damaged files imported with --allow-modified: one `error:` line, exit 2 -----------------
+
+_RETRAIN = "outputs/indian/retrain_results_2000_new_5.csv"
+_MERGED = "results/indian_2000_new_all.csv"
+_SNIP = "outputs/indian/search_results_snip.csv"
+_TIMES = "outputs/indian/times.txt"
+
+
+def _edit_csv(rel: str, **changes):
+    """An edit of one CSV: drop the columns given as None, set the others to the value given."""
+    def edit(root: Path) -> None:
+        df = pd.read_csv(root / rel)
+        for col, value in changes.items():
+            df = df.drop(columns=[col]) if value is None else df.assign(**{col: value})
+        (root / rel).write_text(df.to_csv(index=False))
+    return edit
+
+
+def _edit_bytes(rel: str, change):
+    def edit(root: Path) -> None:
+        (root / rel).write_bytes(change((root / rel).read_bytes()))
+    return edit
+
+
+def _inf_snip(root: Path) -> None:
+    """An infinite snip score in the per-proxy file and, so that the two agree, the merged table."""
+    for rel in (_SNIP, _MERGED):
+        df = pd.read_csv(root / rel)
+        df.loc[3, "snip"] = float("inf")
+        (root / rel).write_text(df.to_csv(index=False))
+
+
+DAMAGED = {  # case -> (edit, what the error must name)
+    "retrain without layer_num": (_edit_csv(_RETRAIN, layer_num=None), ["retrain_results", "layer_num", "missing"]),
+    "proxy file without layer_num": (_edit_csv(_SNIP, layer_num=None), ["search_results_snip.csv", "layer_num"]),
+    "merged without m_size": (_edit_csv(_MERGED, m_size=None), ["indian_2000_new_all.csv", "m_size", "missing"]),
+    "merged m_size text": (_edit_csv(_MERGED, m_size="abc"), ["row 2, column m_size", "'abc'", "positive number"]),
+    "merged m_size negative": (_edit_csv(_MERGED, m_size=-1.0), ["column m_size", "positive number"]),
+    "merged OA text": (_edit_csv(_MERGED, OA="x"), ["column OA", "'x'", "[0, 1]"]),
+    "merged proxy text": (_edit_csv(_MERGED, snip="abc"), ["column snip", "finite number"]),
+    "retrain params bool": (_edit_csv(_RETRAIN, num_params_subnet=True), ["num_params_subnet", "positive number"]),
+    "infinite proxy score": (_inf_snip, ["search_results_snip.csv", "row 5, column snip", "inf", "finite number"]),
+    "times.txt unreadable hours": (_edit_bytes(_TIMES, lambda b: b.replace(b"snip: 0.", b"snip: 0.x", 1)),
+                                   ["times.txt", "column snip", "0.x12h", "hours"]),
+    "times.txt not UTF-8": (_edit_bytes(_TIMES, lambda b: b"\xff\xfe\x80" + b), ["times.txt", "not UTF-8"]),
+}
+
+
+@pytest.fixture
+def reference_copy(reference_dir, tmp_path) -> Path:
+    """Symlinks to the pinned files (fast); ``_own`` makes one a real file before it is edited."""
+    for rel in import_hytas.CHECKSUMS:
+        (tmp_path / "copy" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "copy" / rel).symlink_to(reference_dir / rel)
+    return tmp_path / "copy"
+
+
+def _own(path: Path) -> None:
+    data = path.read_bytes()
+    path.unlink()
+    path.write_bytes(data)
+
+
+@pytest.mark.parametrize("case", list(DAMAGED))
+def test_damaged_files_are_a_typed_error_even_with_allow_modified(reference_copy, tmp_path, capsys, case):
+    edit, names = DAMAGED[case]
+    for rel in (_RETRAIN, _MERGED, _SNIP, _TIMES):
+        _own(reference_copy / rel)
+    edit(reference_copy)
+    out = tmp_path / "out"
+    assert import_hytas.main(["--from", str(reference_copy), "--out", str(out), "--allow-modified"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    for name in names:
+        assert name in err, (name, err)
+    assert not (out / "manifest.json").exists()

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hytasbench.errors import (ArchitectureNotInTableError, InvalidBudgetError, MissingCostError, NoAccuracyError,
-                               UnknownAlgorithmError, UnknownFieldError)
+from hytasbench.errors import (ArchitectureNotInTableError, HytasError, InvalidArgumentError, InvalidBudgetError,
+                               InvalidSettingError, MissingCostError, NoAccuracyError, UnknownAlgorithmError,
+                               UnknownFieldError)
 from hytasbench.nas import (ALGORITHMS, TRAIN, Budget, Query, RandomSearch, RegularizedEvolution, SearchProblem,
                             Searcher, TabulatedSpace, expected_best_of_n, make_searcher, run_many, run_search, train)
 from hytasbench.nas.cli import main as search_main
@@ -195,8 +196,10 @@ def test_unknown_algorithm():
     with pytest.raises(UnknownAlgorithmError, match="regularized_evolution") as info:
         make_searcher("genetic")
     assert isinstance(info.value, KeyError)
-    with pytest.raises(ValueError, match="population_size"):
+    with pytest.raises(InvalidSettingError, match="population_size"):
         make_searcher("regularized_evolution", populaton_size=3)
+    with pytest.raises(InvalidSettingError, match="bogus"):
+        make_searcher("random_search", bogus=1)
 
 
 @pytest.mark.parametrize("kwargs", [{"seconds": -1}, {"seconds": 0}, {"seconds": math.nan}, {"seconds": math.inf},
@@ -248,7 +251,7 @@ def test_orientation_is_applied(problem):
 
 def test_repeated_runs_are_refused():
     frame = synthetic_frame(n=50)
-    with pytest.raises(ValueError, match="one row per architecture"):
+    with pytest.raises(InvalidArgumentError, match="one row per architecture"):
         SearchProblem(pd.concat([frame, frame.iloc[:2]]), dataset="houston2013")
 
 
@@ -349,3 +352,76 @@ def test_search_command(small_tables, tmp_path, capsys):
                         "--source", str(small_tables)]) == 2
     assert search_main(["--algo", "zero_cost", "--param", "n_candidates=oops", "--dataset", "indian_pines",
                         "--budget", "2h", "--source", str(small_tables)]) == 2
+
+
+
+# ---- bad arguments are typed errors that name the value and what is allowed -----------------------
+
+@pytest.mark.parametrize("seed", [-1, 2 ** 32, "x", 1.5, True, None, np.float64(2.0)])
+def test_bad_seeds_of_run_search(problem, seed):
+    with pytest.raises(InvalidArgumentError, match="seed"):
+        run_search(RandomSearch(), problem, Budget(trainings=2), seed=seed)
+
+
+def test_numpy_integer_seeds_are_seeds(problem):
+    a = run_search(RandomSearch(), problem, Budget(trainings=3), seed=np.int64(3))
+    assert a.seed == 3 and type(a.seed) is int
+    assert a.index.tolist() == run_search(RandomSearch(), problem, Budget(trainings=3), seed=3).index.tolist()
+
+
+@pytest.mark.parametrize("seeds", [0, -2, [], "ab", [1.5], [True], ["1"], [-1], True, {"a": 1}, 2.0])
+def test_bad_seeds_of_run_many(problem, seeds):
+    with pytest.raises(InvalidArgumentError, match="seeds"):
+        run_many(RandomSearch(), problem, Budget(trainings=2), seeds=seeds)
+
+
+@pytest.mark.parametrize("values, n, match", [
+    ([0.1, float("nan")], 1, "NaN"), ([0.1, 0.2], 0, "n must"), ([0.1, 0.2], 3, "1..2"), ([0.1, 0.2], 1.0, "n must"),
+    ([0.1, 0.2], True, "n must"), ([], 1, "at least one"), (["a"], 1, "numbers"), ([[0.1], [0.2, 0.3]], 1, "numbers")])
+def test_expected_best_of_n_bad_arguments(values, n, match):
+    with pytest.raises(InvalidArgumentError, match=match):
+        expected_best_of_n(values, n)
+
+
+def test_regret_of_something_that_is_not_results(problem):
+    res = run_many(RandomSearch(), problem, Budget(trainings=3), seeds=2)
+    for bad in (5, [1], [], None):
+        with pytest.raises(InvalidArgumentError, match="SearchResults"):
+            regret_table(bad, [1])
+    for at in (["a"], [], [-1.0], [float("nan")], 5):
+        with pytest.raises(InvalidArgumentError, match="budgets"):
+            regret_table(res, at)
+    with pytest.raises(InvalidSettingError, match="seconds"):
+        regret_table(res, [100], x="hours")
+
+
+@pytest.mark.parametrize("neighbours", [0, -1, True, 1.5, "3", 10 ** 6])
+def test_bad_neighbour_counts(small_bench, neighbours):
+    with pytest.raises(InvalidSettingError, match="neighbours"):
+        SearchProblem.from_benchmark(small_bench, "indian_pines", neighbours=neighbours)
+
+
+@pytest.mark.parametrize("proxy_seconds, error", [
+    ({"snip": True}, MissingCostError), ({"snip": "1"}, MissingCostError), ({"snip": float("inf")}, MissingCostError),
+    ([("snip", 1.0)], InvalidArgumentError), ("snip", InvalidArgumentError)])
+def test_bad_proxy_seconds(proxy_seconds, error):
+    with pytest.raises(error, match="proxy_seconds"):
+        SearchProblem(synthetic_frame(n=20), dataset="synthetic", proxy_seconds=proxy_seconds)
+
+
+@pytest.mark.parametrize("name, params, match", [
+    ("regularized_evolution", {"population_size": 0}, "population_size"),
+    ("regularized_evolution", {"population_size": True}, "population_size"),
+    ("regularized_evolution", {"population_size": 2.0}, "population_size"),
+    ("regularized_evolution", {"population_size": 3, "sample_size": 4}, "sample_size"),
+    ("regularized_evolution", {"sample_size": 0}, "sample_size"),
+    ("zero_cost_evolution", {"n_candidates": 0}, "n_candidates"),
+    ("zero_cost", {"n_candidates": True}, "n_candidates"), ("zero_cost", {"top_k": 0}, "top_k"),
+    ("surrogate", {"n_init": False}, "n_init"), ("surrogate", {"pool_size": -5}, "pool_size"),
+    ("surrogate", {"proxies": "snip"}, "proxies")])
+def test_bad_searcher_parameters_fail_when_the_search_starts(problem, name, params, match):
+    searcher = make_searcher(name, **params)  # constructors only store parameters (scikit-learn style)
+    assert searcher.get_params()[next(iter(params))] == next(iter(params.values()))
+    with pytest.raises(InvalidSettingError, match=match) as info:
+        run_search(searcher, problem, Budget(trainings=2))
+    assert isinstance(info.value, HytasError)

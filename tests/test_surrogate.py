@@ -149,6 +149,86 @@ def test_calibration_cache_is_json_bound_to_the_digest(bench, tmp_path, monkeypa
     assert json.loads(files[0].read_text())["key"][0] == sur.table_sha256
 
 
+
+def _tamper(change):
+    """An edit of the parsed calibration file (``change(data)`` edits in place or returns a new one)."""
+    def edit(data):
+        out = change(data)
+        return data if out is None else out
+    return edit
+
+
+CACHE_TAMPER = {
+    "negative quantile": _tamper(lambda d: d["targets"]["oa"].update(quantile=-5)),
+    "huge quantile": _tamper(lambda d: d["targets"]["oa"].update(quantile=1e6)),
+    "quantile text": _tamper(lambda d: d["targets"]["oa"].update(quantile="x")),
+    "quantile bool": _tamper(lambda d: d["targets"]["oa"].update(quantile=True)),
+    "quantile infinite": _tamper(lambda d: d["targets"]["oa"].update(quantile=float("inf"))),
+    "quantile NaN": _tamper(lambda d: d["targets"]["oa"].update(quantile=float("nan"))),
+    "quantile missing": _tamper(lambda d: d["targets"]["oa"].pop("quantile")),
+    "coverage above 1": _tamper(lambda d: d["targets"]["train_seconds"].update(coverage=1.5)),
+    "targets a list": _tamper(lambda d: d.update(targets=[d["targets"]["oa"], d["targets"]["train_seconds"]])),
+    "a target missing": _tamper(lambda d: d["targets"].pop("train_seconds")),
+    "another table": _tamper(lambda d: d["key"].__setitem__(0, "0" * 64)),
+    "another row count": _tamper(lambda d: d.update(n=d["n"] + 1)),
+    "row count a bool": _tamper(lambda d: d.update(n=True)),
+    "not an object": _tamper(lambda d: [d]),
+}
+
+
+@pytest.fixture(scope="module")
+def small_calibrated(tmp_path_factory):
+    """A 60-architecture table (quick to calibrate), its Benchmark, and the surrogate fitted once."""
+    b = Benchmark(source=_write(tmp_path_factory.mktemp("calib") / "calib", n=60, name="calib"))
+    return b, surrogate_for(b, "indian_pines")
+
+
+def _calibration_inputs(b, sur):
+    """What the surrogate checks a cache file against: its key, row count and largest quantiles."""
+    from hytasbench.surrogate.fitted import training_rows
+    from hytasbench.surrogate.model import features
+
+    archs, ys = training_rows(b, "indian_pines")
+    x, _ = features(archs, "indian_pines")
+    key = (sur.table_sha256, "indian_pines", "extra_trees")
+    return key, len(x), {t: fitted_module._max_quantile(sur.targets[t].regressor, x, y) for t, y in ys.items()}
+
+
+@pytest.mark.parametrize("case", list(CACHE_TAMPER))
+def test_a_tampered_calibration_is_not_valid(small_calibrated, case):
+    b, sur = small_calibrated
+    key, n, max_quantile = _calibration_inputs(b, sur)
+    good = json.loads(fitted_module._cache_path(key).read_text())
+    assert fitted_module._cached_calibration(good, key, n, max_quantile) == good["targets"]
+    assert fitted_module._cached_calibration(CACHE_TAMPER[case](good), key, n, max_quantile) is None
+
+
+@pytest.mark.parametrize("case", ["huge quantile", "quantile text"])
+def test_a_tampered_calibration_cache_is_recomputed_never_served(small_calibrated, monkeypatch, case):
+    b, first = small_calibrated
+    path = fitted_module._cache_path((first.table_sha256, "indian_pines", "extra_trees"))
+    good = path.read_text()
+    path.write_text(json.dumps(CACHE_TAMPER[case](json.loads(good))))
+    calls = []
+    real = fitted_module.out_of_fold
+    monkeypatch.setattr(fitted_module, "out_of_fold", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(fitted_module, "_FITTED", {})
+    again = surrogate_for(b, "indian_pines")
+    assert calls, "the tampered file was served"
+    for target in ("oa", "train_seconds"):
+        assert again.targets[target].quantile == first.targets[target].quantile
+    assert json.loads(path.read_text()) == json.loads(good)  # and the file is rewritten
+    lo, hi = again.predict(1).oa_interval
+    assert lo < hi and hi - lo < 1
+
+
+def test_a_valid_calibration_cache_is_served(small_calibrated, monkeypatch):
+    b, first = small_calibrated
+    monkeypatch.setattr(fitted_module, "out_of_fold", lambda *a, **k: pytest.fail("recomputed a valid cache"))
+    monkeypatch.setattr(fitted_module, "_FITTED", {})
+    assert surrogate_for(b, "indian_pines").targets["oa"].quantile == first.targets["oa"].quantile
+
+
 def test_errors_are_typed(bench, tmp_path):
     with pytest.raises(UnknownDatasetError):
         bench.predict(1, "mars")

@@ -16,18 +16,12 @@ from typing import Deque, Optional, Set, Tuple
 
 import numpy as np
 
+from ..arguments import check_int
+from ..errors import InvalidSettingError
 from .interface import SCORE, Query, Searcher, train
 from .pool import UnseenPool
 from .space_view import TabulatedSpace
 from .zero_cost import DEFAULT_PROXY, ProxyScreen
-
-
-def _check_sizes(population_size: int, sample_size: int) -> None:
-    for name, value in (("population_size", population_size), ("sample_size", sample_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if sample_size > population_size:
-        raise ValueError(f"sample_size ({sample_size}) cannot exceed population_size ({population_size})")
 
 
 class RegularizedEvolution(Searcher):
@@ -37,8 +31,12 @@ class RegularizedEvolution(Searcher):
         self.population_size = population_size
         self.sample_size = sample_size
 
+    def _check_params(self) -> None:
+        check_int(self.population_size, "population_size", minimum=1, error=InvalidSettingError)
+        check_int(self.sample_size, "sample_size", minimum=1, maximum=self.population_size, error=InvalidSettingError)
+
     def reset(self, space: TabulatedSpace, rng: np.random.Generator) -> None:
-        _check_sizes(self.population_size, self.sample_size)
+        self._check_params()
         self._space = space
         self._rng = random.Random(int(rng.integers(2 ** 63)))  # fast scalar draws, seeded from rng
         self._seen: Set[int] = set()
@@ -89,6 +87,10 @@ class ProxyWarmStartEvolution(RegularizedEvolution):
 
     def required_proxies(self) -> Tuple[str, ...]:
         return (self.proxy,)
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        check_int(self.n_candidates, "n_candidates (None: all)", minimum=1, error=InvalidSettingError, optional=True)
 
     def reset(self, space: TabulatedSpace, rng: np.random.Generator) -> None:
         super().reset(space, rng)

@@ -14,7 +14,7 @@ from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import ensembles
-from ..errors import MissingCostError, NoAccuracyError, UnknownFieldError
+from ..errors import InvalidArgumentError, MissingCostError, NoAccuracyError, UnknownFieldError, short_repr
 from ..schema import SIZE_PROXIES, cost_column, metric_column, orientation, proxy_column, score_names
 from ..space import parse
 from .features import encode
@@ -55,7 +55,7 @@ class SearchProblem:
                 f"({oa_col}); OA-based search needs a table with trained architectures")
         repeated = frame["arch"].duplicated()
         if repeated.any():
-            raise ValueError(f"the frame repeats {int(repeated.sum())} architectures (e.g. "
+            raise InvalidArgumentError(f"the frame repeats {int(repeated.sum())} architectures (e.g. "
                              f"{frame.loc[repeated, 'arch'].iloc[0]}); a search needs one row per architecture, "
                              "as Benchmark.frame(dataset) gives (the headline run)")
         has_oa = frame[oa_col].notna().to_numpy()
@@ -74,12 +74,16 @@ class SearchProblem:
         self._proxy_values = {name: frame[col].to_numpy(dtype=float) for name, col in columns.items()}
         self._proxy_seconds: Dict[str, Optional[np.ndarray]] = {}
         self._cost_source: Dict[str, str] = {}
+        if proxy_seconds is not None and not isinstance(proxy_seconds, Mapping):
+            raise InvalidArgumentError(f"proxy_seconds must be a mapping of proxy name to seconds, "
+                                       f"got {short_repr(proxy_seconds)}")
         given = dict(proxy_seconds or {})
         for name, value in given.items():
             if name not in columns:
                 raise UnknownFieldError(name, sorted(columns), kind="proxy (in proxy_seconds)")
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise MissingCostError(f"proxy_seconds[{name!r}] must be a finite number >= 0, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise MissingCostError(f"proxy_seconds[{name!r}] must be a finite number >= 0 (not a bool), "
+                                       f"got {short_repr(value)}")
         for name in columns:
             self._proxy_seconds[name] = self._resolve_cost(frame, name, given, published_proxy_seconds)
         archs = [parse(a) for a in frame["arch"]]

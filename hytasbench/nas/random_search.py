@@ -11,6 +11,8 @@ from typing import NamedTuple, Optional
 import numpy as np
 from scipy.special import gammaln
 
+from ..arguments import check_int
+from ..errors import InvalidArgumentError, short_repr
 from .interface import Query, Searcher, train
 from .space_view import TabulatedSpace
 
@@ -44,12 +46,16 @@ def expected_best_of_n(values: np.ndarray, n: int) -> OrderStatistic:
     n-1 draws come from the j-1 values below it: P = C(j-1, n-1) / C(N, n). Ties need no special
     care because tied values are equal whichever of them is "the" maximum.
     """
-    v = np.sort(np.asarray(values, dtype=float))
+    try:
+        v = np.sort(np.asarray(values, dtype=float).reshape(-1))
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"values must be a sequence of numbers, got {short_repr(values)}") from None
     size = len(v)
     if np.isnan(v).any():
-        raise ValueError("values must not contain NaN (leave untrained architectures out)")
-    if not 1 <= n <= size:
-        raise ValueError(f"n must be in 1..{size}, got {n}")
+        raise InvalidArgumentError("values must not contain NaN (leave untrained architectures out)")
+    if size == 0:
+        raise InvalidArgumentError("values must hold at least one number")
+    n = check_int(n, "n", minimum=1, maximum=size)
     j = np.arange(n, size + 1)
     log_p = (gammaln(j) - gammaln(n) - gammaln(j - n + 1)
              - (gammaln(size + 1) - gammaln(n + 1) - gammaln(size - n + 1)))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Type
 
-from ..errors import UnknownAlgorithmError
+from ..errors import InvalidSettingError, UnknownAlgorithmError
 from .evolution import ProxyWarmStartEvolution, RegularizedEvolution
 from .interface import Searcher
 from .local_search import LocalSearch
@@ -27,10 +27,12 @@ def make_searcher(name: str, **params: Any) -> Searcher:
         cls = ALGORITHMS[name]
     except (KeyError, TypeError):
         raise UnknownAlgorithmError(name, sorted(ALGORITHMS)) from None
-    try:
-        return cls(**params)
-    except TypeError as exc:
-        import inspect
+    import inspect
 
-        allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-        raise ValueError(f"{name}: {exc}; its parameters are {allowed or 'none'}") from None
+    allowed = [p.name for p in inspect.signature(cls.__init__).parameters.values()
+               if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = [k for k in params if k not in allowed]
+    if unknown:
+        raise InvalidSettingError(f"{name} has no parameter {', '.join(map(repr, unknown))}; "
+                                  f"its parameters are {allowed or 'none'}")
+    return cls(**params)

@@ -13,7 +13,7 @@ from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
 
-from ..errors import require
+from ..errors import InvalidArgumentError, InvalidSettingError, require, short_repr
 from .interface import TRAIN
 from .runner import SearchResults
 
@@ -22,15 +22,31 @@ Results = Union[SearchResults, Iterable[SearchResults]]
 
 
 def _as_list(results: Results) -> list:
-    items = [results] if isinstance(results, SearchResults) else list(results)
+    try:
+        items = [results] if isinstance(results, SearchResults) else list(results)
+    except TypeError:  # not iterable
+        items = []
     if not items or not all(isinstance(r, SearchResults) for r in items):
-        raise TypeError("expected SearchResults or an iterable of them (from hytasbench.nas.run_many)")
+        raise InvalidArgumentError(f"expected SearchResults or an iterable of them (from hytasbench.nas.run_many), "
+                                   f"got {short_repr(results)}")
     return items
 
 
 def _check_axis(x: str) -> None:
     if x not in AXES:
-        raise ValueError(f"x must be one of {AXES}, got {x!r}")
+        raise InvalidSettingError(f"x must be one of {AXES}, got {short_repr(x)}")
+
+
+def _check_grid(grid: Sequence[float]) -> np.ndarray:
+    """Budgets to read regret at: a non-empty sequence of finite numbers >= 0."""
+    try:
+        g = np.asarray(grid, dtype=float)
+    except (TypeError, ValueError):
+        g = np.full(0, np.nan)
+    if g.ndim != 1 or not len(g) or not np.all(np.isfinite(g) & (g >= 0)):
+        raise InvalidArgumentError(f"budgets to read regret at must be a non-empty sequence of finite numbers >= 0, "
+                                   f"got {short_repr(grid)}")
+    return g
 
 
 def regret_matrix(results: SearchResults, grid: np.ndarray, x: str = "seconds") -> np.ndarray:
@@ -74,7 +90,7 @@ def regret_curve(results: Results, grid: Optional[Sequence[float]] = None, x: st
     import pandas as pd
 
     items = _as_list(results)
-    g = default_grid(items, x, points) if grid is None else np.asarray(grid, dtype=float)
+    g = default_grid(items, x, points) if grid is None else _check_grid(grid)
     frames = []
     for r in items:
         m = regret_matrix(r, g, x)

@@ -17,6 +17,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..arguments import check_int, check_seed, check_seeds, is_integer
 from ..errors import ArchitectureNotInTableError, InvalidBudgetError, MissingCostError
 from .interface import SCORE, TRAIN, Query, Searcher
 from .problem import SearchProblem
@@ -110,7 +111,9 @@ def run_search(searcher: Searcher, problem: SearchProblem, budget: Budget, seed:
     """
     if not isinstance(budget, Budget):
         raise InvalidBudgetError(f"budget must be a hytasbench.nas.Budget, got {type(budget).__name__}")
+    seed = check_seed(seed)
     _check_workers(n_workers)
+    searcher._check_params()
     problem.check_proxies(searcher.required_proxies())
     searcher.reset(problem.space, np.random.default_rng(seed))
     evaluate = problem.oracle()
@@ -244,8 +247,7 @@ def run_many(searcher: Searcher, problem: SearchProblem, budget: Budget,
              seeds: Union[int, Iterable[int]] = 10, name: Optional[str] = None,
              max_steps: int = DEFAULT_MAX_STEPS, n_workers: int = 1, synchronous: bool = False) -> SearchResults:
     """Run ``searcher`` once per seed (``seeds`` = a count n means seeds 0..n-1); workers as in :func:`run_search`."""
-    seed_list: Sequence[int] = range(seeds) if isinstance(seeds, (int, np.integer)) else list(seeds)
-    if len(seed_list) == 0:
-        raise ValueError(f"seeds must name at least one seed, got {seeds!r}")
-    trajectories = [run_search(searcher, problem, budget, int(s), max_steps, n_workers, synchronous) for s in seed_list]
+    seed_list: Sequence[int] = (range(check_int(seeds, "seeds (a count)", minimum=1)) if is_integer(seeds)
+                                else check_seeds(seeds))
+    trajectories = [run_search(searcher, problem, budget, s, max_steps, n_workers, synchronous) for s in seed_list]
     return SearchResults(name or type(searcher).__name__, problem, budget, trajectories, searcher.get_params())

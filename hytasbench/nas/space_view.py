@@ -22,7 +22,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import ArchitectureNotInTableError
+from ..arguments import check_int
+from ..errors import ArchitectureNotInTableError, InvalidSettingError
 from ..space import DEPTHS, EMBED_DIMS, Arch, ArchLike, parse
 from .features import encode
 
@@ -69,8 +70,7 @@ class TabulatedSpace:
                  proxies: Sequence[str] = (), orientation: Optional[Dict[str, int]] = None):
         if len(archs) < 2:
             raise ValueError(f"a search space needs at least 2 architectures, got {len(archs)}")
-        if not 1 <= neighbours < len(archs):
-            raise ValueError(f"neighbours must be in 1..{len(archs) - 1}, got {neighbours}")
+        check_int(neighbours, "neighbours", minimum=1, maximum=len(archs) - 1, error=InvalidSettingError)
         self.archs: Tuple[Arch, ...] = tuple(archs)
         self.strings = np.array([str(a) for a in self.archs], dtype=object)
         if features is None:

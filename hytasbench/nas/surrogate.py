@@ -12,6 +12,8 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
+from ..arguments import check_int
+from ..errors import InvalidSettingError
 from .interface import SCORE, Query, Searcher, score, train
 from .space_view import TabulatedSpace
 
@@ -32,13 +34,15 @@ class SurrogateSearch(Searcher):
     def required_proxies(self) -> Tuple[str, ...]:
         return tuple(self.proxies)
 
-    def reset(self, space: TabulatedSpace, rng: np.random.Generator) -> None:
+    def _check_params(self) -> None:
         for name in ("n_init", "batch_size", "n_estimators"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(self.proxies, str):
-            raise ValueError(f"proxies must be a sequence of proxy names, got the string {self.proxies!r}")
+            check_int(getattr(self, name), name, minimum=1, error=InvalidSettingError)
+        check_int(self.pool_size, "pool_size (None: all)", minimum=1, error=InvalidSettingError, optional=True)
+        if isinstance(self.proxies, str) or not isinstance(self.proxies, (list, tuple)) or not self.proxies:
+            raise InvalidSettingError(f"proxies must be a non-empty list of proxy names, got {self.proxies!r}")
+
+    def reset(self, space: TabulatedSpace, rng: np.random.Generator) -> None:
+        self._check_params()
         self._space = space
         self._rng = rng
         self._pool = rng.permutation(space.n)[:self.pool_size]

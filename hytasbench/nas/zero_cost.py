@@ -11,6 +11,8 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..arguments import check_int
+from ..errors import InvalidSettingError
 from .interface import SCORE, Query, Searcher, score, train
 from .space_view import TabulatedSpace
 
@@ -25,8 +27,7 @@ class ProxyScreen:
     """
 
     def __init__(self, space: TabulatedSpace, rng: np.random.Generator, proxy: str, n: Optional[int]):
-        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-            raise ValueError(f"n_candidates must be a positive integer or None (all), got {n!r}")
+        n = check_int(n, "n_candidates (None: all)", minimum=1, error=InvalidSettingError, optional=True)
         self.proxy = proxy
         self._sign = space.orientation(proxy)
         self._pending = rng.permutation(space.n)[:n].tolist()
@@ -76,10 +77,12 @@ class ZeroCostRanking(Searcher):
     def required_proxies(self) -> Tuple[str, ...]:
         return (self.proxy,)
 
+    def _check_params(self) -> None:
+        check_int(self.n_candidates, "n_candidates (None: all)", minimum=1, error=InvalidSettingError, optional=True)
+        check_int(self.top_k, "top_k", minimum=1, error=InvalidSettingError, optional=True)
+
     def reset(self, space: TabulatedSpace, rng: np.random.Generator) -> None:
-        if self.top_k is not None and (isinstance(self.top_k, bool) or not isinstance(self.top_k, int)
-                                       or self.top_k < 1):
-            raise ValueError(f"top_k must be a positive integer or None, got {self.top_k!r}")
+        self._check_params()
         self._screen = ProxyScreen(space, rng, self.proxy, self.n_candidates)
         self._ranked: Optional[List[int]] = None
 

@@ -6,9 +6,10 @@ does not publish stays null with a reason.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,10 @@ class ArchKeys:
         self._memo: Dict[Tuple, str] = {}
 
     def __call__(self, frame: pd.DataFrame, path: Path) -> pd.Series:
+        for col in _ARCH_COLS:
+            if col not in frame:
+                raise TableContentError(path, None, col, "missing; every row needs the architecture columns "
+                                                         + ", ".join(_ARCH_COLS))
         out = []
         for key in zip(*(frame[c].tolist() for c in _ARCH_COLS)):
             if key not in self._memo:
@@ -79,15 +84,36 @@ def _value_column(frame: pd.DataFrame, path: Path) -> str:
     return cols[0]
 
 
+def numbers(frame: pd.DataFrame, col: str, path: Path, what: str,
+            ok: Callable[[np.ndarray], np.ndarray] = np.isfinite, blank_ok: bool = False) -> pd.Series:
+    """``frame[col]`` as floats, every value satisfying ``ok`` (a blank cell too when ``blank_ok``:
+    it stays NaN, i.e. absent); TableContentError naming the CSV line of the first that does not
+    (text, a bool, inf, out of range) and saying it is not ``what``, or that the column is missing."""
+    if col not in frame:
+        raise TableContentError(path, None, col, f"missing; every line must hold {what}")
+    raw = frame[col]
+    if raw.dtype == bool:  # True/False is not a number
+        values = pd.Series(np.nan, index=raw.index)
+        blank = np.zeros(len(raw), bool)
+    else:
+        values = pd.to_numeric(raw, errors="coerce").astype(float)
+        blank = raw.isna().to_numpy()
+    with np.errstate(invalid="ignore"):
+        good = np.asarray(ok(values.to_numpy()), bool) | (blank & blank_ok)
+    if not good.all():
+        i = int(np.argmin(good))
+        raise TableContentError(path, i + 2, col, f"{raw.iloc[i]!r} is not {what}")  # line 1 is the header
+    return values
+
+
 def proxy_series(path: Path, keys: ArchKeys) -> pd.Series:
-    """One per-proxy file as architecture -> score (numbers checked, index column cross-checked)."""
+    """One per-proxy file as architecture -> score (finite numbers or blank, index column cross-checked).
+
+    A non-finite score is refused, not made absent: upstream publishes none (every score of the
+    pinned files is finite), so one can only come from a damaged or edited copy."""
     frame = read_csv(path)
     col = _value_column(frame, path)
-    values = pd.to_numeric(frame[col], errors="coerce")
-    bad = frame[col].notna() & values.isna()
-    if bad.any():
-        i = int(bad.values.argmax())
-        raise TableContentError(path, i + 2, col, f"{frame[col].iloc[i]!r} is not a number")
+    values = numbers(frame, col, path, "a finite number", blank_ok=True)
     arch = keys(frame, path)
     if "Unnamed: 0" in frame:  # the unnamed index is config id - 1: check it, never rely on it
         ids = arch.map(_ID_OF) - 1
@@ -96,7 +122,7 @@ def proxy_series(path: Path, keys: ArchKeys) -> pd.Series:
             raise TableError(path, f"{bad} rows whose index column disagrees with their architecture")
     if arch.duplicated().any():
         raise TableError(path, "an architecture appears twice")
-    return pd.Series(values.astype(float).values, index=arch.values)
+    return pd.Series(values.values, index=arch.values)
 
 
 def _seconds(text: object) -> float:
@@ -113,32 +139,42 @@ def _seconds(text: object) -> float:
     return parts[0] * 3600 + parts[1] * 60 + parts[2]
 
 
+def _positive(v: np.ndarray) -> np.ndarray:
+    return (v > 0) & np.isfinite(v)
+
+
+def _within(lo: float, hi: float) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda v: (lo <= v) & (v <= hi)
+
+
 def check_retrain(frame: pd.DataFrame, path: Path) -> None:
     """Impossible values of the retrain file, named by CSV line and column."""
     for col in ("OA", "AA", "Kappa", "max_OA", "num_params_subnet", "flops", "retrain_time"):
         if col not in frame:
             raise TableContentError(path, None, col, "missing from the retrain results")
-    for i, r in enumerate(frame.to_dict("records")):
-        line = i + 2  # CSV line (header is line 1)
-        for col, (lo, hi) in _RETRAIN_RANGES.items():
-            v = pd.to_numeric(r[col], errors="coerce")
-            if not lo <= v <= hi:
-                raise TableContentError(path, line, col, f"{r[col]!r} is not a number in [{lo:g}, {hi:g}]")
-        for col in ("num_params_subnet", "flops"):
-            v = pd.to_numeric(r[col], errors="coerce")
-            if not v > 0:
-                raise TableContentError(path, line, col, f"{r[col]!r} is not a positive number")
+    for col, (lo, hi) in _RETRAIN_RANGES.items():
+        numbers(frame, col, path, f"a number in [{lo:g}, {hi:g}]", _within(lo, hi))
+    for col in ("num_params_subnet", "flops"):
+        numbers(frame, col, path, "a positive number", _positive)
+    for i, text in enumerate(frame["retrain_time"].tolist()):
         try:
-            _seconds(r["retrain_time"])
+            _seconds(text)
         except ValueError as exc:
-            raise TableContentError(path, line, "retrain_time", str(exc)) from None
+            raise TableContentError(path, i + 2, "retrain_time", str(exc)) from None
 
 
 def proxy_times(path: Path) -> Tuple[Dict[str, float], List[str]]:
-    """Mean seconds per architecture from times.txt ('<name>: <hours>h' for 2000 nets)."""
+    """Mean seconds per architecture from times.txt ('<name>: <hours>h' for 2000 nets); TableError
+    for a file that is not UTF-8 text, TableContentError (line, proxy) for an unreadable time."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise TableError(path, f"not UTF-8 text (byte {exc.start}); expected lines such as 'snip: 0.12h'") from None
+    except OSError as exc:
+        raise TableError(path, f"unreadable ({exc.strerror or exc})") from None
     means: Dict[str, float] = {}
     skipped: List[str] = []
-    for line in path.read_text().splitlines():
+    for lineno, line in enumerate(text.splitlines(), start=1):
         name, sep, value = line.partition(":")
         name, value = name.strip(), value.strip()
         if not sep or not value.endswith("h") or name not in L.TIMES_NAMES:
@@ -147,19 +183,29 @@ def proxy_times(path: Path) -> Tuple[Dict[str, float], List[str]]:
         if not number.startswith("0."):  # e.g. 'NASWOT: 014h': which decimal point was meant is unknowable
             skipped.append(line.strip())
             continue
-        means[L.TIMES_NAMES[name]] = float(number) * 3600 / 2000
+        try:
+            hours = float(number)
+        except ValueError:
+            hours = float("nan")
+        if not math.isfinite(hours):
+            raise TableContentError(path, lineno, name, f"{value!r} is not a time in hours such as '0.12h'")
+        means[L.TIMES_NAMES[name]] = hours * 3600 / 2000
     return means, skipped
 
 
 # ---- one dataset, step by step ----------------------------------------------------------------
 
 def _merged_table(root: Path, folder: str, keys: ArchKeys) -> Tuple[str, pd.DataFrame]:
-    """results/<ds>_2000_new_all.csv keyed by architecture: the headline OA and model size."""
+    """results/<ds>_2000_new_all.csv keyed by architecture: the headline OA (a number in [0, 1])
+    and model size (a positive number), checked."""
     rel = f"results/{folder}_2000_new_all.csv"
-    merged = read_csv(root / rel)
-    merged.index = keys(merged, root / rel)
+    path = root / rel
+    merged = read_csv(path)
+    merged.index = keys(merged, path)
     if merged.index.duplicated().any():
-        raise TableError(root / rel, "an architecture appears twice")
+        raise TableError(path, "an architecture appears twice")
+    merged["OA"] = numbers(merged, "OA", path, "a number in [0, 1]", _within(0.0, 1.0)).values
+    merged["m_size"] = numbers(merged, "m_size", path, "a positive number", _positive).values
     return rel, merged
 
 
@@ -192,7 +238,7 @@ def _cross_check(proxies: Dict[str, pd.Series], merged: pd.DataFrame, merged_pat
     for mcol, name in L.MERGED_PROXIES.items():
         col = proxy_column(name)
         if col in proxies and mcol in merged:
-            a = merged[mcol].astype(float)
+            a = numbers(merged, mcol, merged_path, "a finite number", blank_ok=True)
             b = proxies[col].reindex(a.index)
             if not np.allclose(a.values, b.values, rtol=1e-5, atol=1e-9, equal_nan=True):
                 raise TableError(merged_path, f"column {mcol} disagrees with the per-proxy file of {name}")
@@ -300,7 +346,7 @@ def convert_dataset(root: Path, dataset: str, keys: ArchKeys, prov: Optional[Pro
     _mark_modified(prov, retrain_rel, merged_rel, out)
 
     frame = pd.DataFrame(_training_rows(retrain, merged, untrained))
-    frame[cost_column("model_size")] = frame["arch"].map(merged["m_size"].astype(float))
+    frame[cost_column("model_size")] = frame["arch"].map(merged["m_size"])
     _describe_runs(frame, dataset, out)
     for col, series in proxies.items():
         frame[col] = frame["arch"].map(series)

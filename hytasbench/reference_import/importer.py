@@ -41,11 +41,13 @@ def import_reference(source: Optional[PathLike] = None, dest: Optional[PathLike]
     prov = Provenance(bad)
     keys = ArchKeys()
     frames, absent, modified, notes = {}, {}, {}, [L.NOT_IMPORTED, L.SEED_NOTE]
+    times_notes: List[str] = []
+    proxy_seconds = _proxy_seconds(source, times_notes)  # read first: a bad times.txt fails before the long part
     for dataset in L.DATASETS:
         conv = convert_dataset(source, dataset, keys, prov)
         frames[dataset], absent[dataset], modified[dataset] = conv.frame, conv.absent, conv.modified
         notes += conv.notes
-    proxy_seconds = _proxy_seconds(source, notes)
+    notes += times_notes
     if bad:
         notes.append(f"imported with --allow-modified: {len(bad)} file(s) differ from the pinned upstream files "
                      f"({', '.join(sorted(bad))}); values from them say so in their reason")

@@ -123,19 +123,60 @@ def _cache_path(key: Tuple[str, str, str]):
     return cache_dir() / "surrogate" / f"{digest[:32]}-{dataset}-{model}-v{CACHE_VERSION}-sklearn{sklearn.__version__}.json"
 
 
-def _calibration(key: Tuple[str, str, str], x: np.ndarray, ys: Dict[str, np.ndarray]) -> Dict[str, Dict[str, float]]:
-    """Conformal quantile and CV scores per target: from the JSON cache when it matches, else computed."""
+#: Each target's calibration entry and the range of every value (NaN Spearman: constant predictions).
+_CALIBRATION_FIELDS: Dict[str, Tuple[float, float, bool]] = {  # name -> (low, high, NaN allowed)
+    "quantile": (0.0, math.inf, False), "spearman": (-1.0, 1.0, True),
+    "rmse": (0.0, math.inf, False), "coverage": (0.0, 1.0, False)}
+
+
+def _cached_calibration(cached: Any, key: Tuple[str, str, str], n: int,
+                        max_quantile: Dict[str, float]) -> Optional[Dict[str, Dict[str, float]]]:
+    """The calibration of a cache file's parsed JSON when it is what it claims to be, else None.
+
+    It must name this table (full sha256), dataset and model, the same number of training rows and
+    exactly these targets, each with finite numbers in range (a quantile >= 0, no bool) and a
+    quantile no larger than ``max_quantile`` (the interval at the median training scale would
+    span more than every observed value of the target: no calibration of these models gives that).
+    """
+    if not isinstance(cached, dict) or cached.get("key") != list(key):
+        return None
+    if type(cached.get("n")) is not int or cached["n"] != n:
+        return None
+    targets = cached.get("targets")
+    if not isinstance(targets, dict) or set(targets) != set(max_quantile):
+        return None
+    out: Dict[str, Dict[str, float]] = {}
+    for name, entry in targets.items():
+        if not isinstance(entry, dict) or set(entry) != set(_CALIBRATION_FIELDS):
+            return None
+        for field_name, (lo, hi, nan_ok) in _CALIBRATION_FIELDS.items():
+            v = entry[field_name]
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                return None
+            if not ((v != v and nan_ok) or (lo <= v <= hi and math.isfinite(v))):
+                return None
+        if entry["quantile"] > max_quantile[name]:
+            return None
+        out[name] = {k: float(v) for k, v in entry.items()}
+    return out
+
+
+def _calibration(key: Tuple[str, str, str], x: np.ndarray, ys: Dict[str, np.ndarray],
+                 max_quantile: Dict[str, float]) -> Dict[str, Dict[str, float]]:
+    """Conformal quantile and CV scores per target: from the JSON cache when it is valid
+    (:func:`_cached_calibration`), else computed and the file rewritten: a cache can always be
+    recomputed, so a damaged, foreign or implausible file is a miss, never served or an error."""
     from scipy.stats import spearmanr
 
     from ..tables import atomic_write_bytes
 
     path = _cache_path(key)
     try:
-        cached = json.loads(path.read_text())
-        if cached.get("key") == list(key) and cached.get("n") == len(x) and set(cached["targets"]) == set(ys):
-            return cached["targets"]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        pass
+        found = _cached_calibration(json.loads(path.read_text(encoding="utf-8")), key, len(x), max_quantile)
+    except (OSError, ValueError):  # missing, unreadable, not UTF-8, not JSON
+        found = None
+    if found is not None:
+        return found
     out: Dict[str, Dict[str, float]] = {}
     for name, y in ys.items():
         mean, scale, _ = out_of_fold(key[2], x, y)
@@ -150,6 +191,13 @@ def _calibration(key: Tuple[str, str, str], x: np.ndarray, ys: Dict[str, np.ndar
     return out
 
 
+def _max_quantile(regressor: Regressor, x: np.ndarray, y: np.ndarray) -> float:
+    """The largest plausible conformal quantile: the one whose interval at the median training
+    scale spans every observed value of ``y`` (measured quantiles stay below a tenth of it)."""
+    _, scale = regressor.predict(x)
+    return float(np.ptp(y)) / float(np.median(scale))
+
+
 def surrogate_for(bench: Any, dataset: str, *, source: Optional[str] = None,
                   model: str = DEFAULT_MODEL) -> Surrogate:
     """The surrogate of ``dataset`` in ``source`` (default: the Benchmark's default source), fitted once."""
@@ -161,9 +209,10 @@ def surrogate_for(bench: Any, dataset: str, *, source: Optional[str] = None,
     if fitted is None:
         archs, ys = training_rows(bench, ds, name)
         x, _ = features(archs, ds)
-        calib = _calibration(key, x, ys)
-        targets = {t: Target(Regressor.fit(model, x, y), calib[t]["quantile"],
-                             {k: v for k, v in calib[t].items() if k != "quantile"}) for t, y in ys.items()}
+        regressors = {t: Regressor.fit(model, x, y) for t, y in ys.items()}
+        calib = _calibration(key, x, ys, {t: _max_quantile(regressors[t], x, y) for t, y in ys.items()})
+        targets = {t: Target(regressors[t], calib[t]["quantile"],
+                             {k: v for k, v in calib[t].items() if k != "quantile"}) for t in ys}
         if not all(math.isfinite(t.quantile) for t in targets.values()):
             raise NoAccuracyError(f"the {name!r} table for {dataset!r} gave a non-finite interval; check its OA column")
         fitted = _FITTED[key] = Surrogate(ds, name, key[0], model, tuple(archs), targets)
