@@ -4,13 +4,13 @@ Torch-free: this module is on the query path.
 """
 from __future__ import annotations
 
-import operator
 import random
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
+from .arguments import check_seed, is_integer
 from .errors import InvalidArchitectureError, InvalidArgumentError, InvalidSampleError, require, short_repr
 
 DEPTHS: Tuple[int, ...] = (4, 5, 6, 7, 8, 9, 10)
@@ -104,9 +104,9 @@ def _per_layer(field: str, value: Any) -> Tuple[Any, ...]:
 
 def _integer(value: Any) -> int:
     """An int or numpy integer as an int; TypeError for anything else (a bool, a float, a string)."""
-    if isinstance(value, bool):
-        raise TypeError("a bool is not an integer")
-    return operator.index(value)
+    if not is_integer(value):
+        raise TypeError(f"{short_repr(value)} is not an integer")
+    return int(value)
 
 
 def _digits(field: str, text: str, allowed: Optional[Sequence[Any]]) -> int:
@@ -363,11 +363,7 @@ def stratified_sample(n: int, seed: int = 0, pool: Optional[Sequence[Arch]] = No
     sample the same ``n`` and ``seed`` score the same architectures: ``seed`` must be an integer
     (None is refused, not taken as "random"). ``pool`` is a list or other iterable of
     architectures (not a string)."""
-    try:
-        seed = _integer(seed)
-    except TypeError:
-        raise InvalidSampleError(f"seed must be an integer (the same n and seed give the same sample), "
-                                 f"got {short_repr(seed)}") from None
+    seed = check_seed(seed, error=InvalidSampleError)
     if pool is not None and (isinstance(pool, (str, bytes, Mapping)) or not hasattr(pool, "__iter__")):
         raise InvalidSampleError(f"pool must be a list of architectures (ids, strings, dicts or Archs), "
                                  f"got {type(pool).__name__} {short_repr(pool)}")
