@@ -195,7 +195,8 @@ def _max_quantile(regressor: Regressor, x: np.ndarray, y: np.ndarray) -> float:
     """The largest plausible conformal quantile: the one whose interval at the median training
     scale spans every observed value of ``y`` (measured quantiles stay below a tenth of it)."""
     _, scale = regressor.predict(x)
-    return float(np.ptp(y)) / float(np.median(scale))
+    typical = float(np.median(scale))
+    return float(np.ptp(y)) / typical if typical > 0 else math.inf  # no spread: no bound to set
 
 
 def surrogate_for(bench: Any, dataset: str, *, source: Optional[str] = None,
