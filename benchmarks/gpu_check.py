@@ -51,8 +51,7 @@ import bench_build  # noqa: E402
 import bench_train  # noqa: E402
 import torch  # noqa: E402
 
-from builders.units import parse_archs  # noqa: E402
-from hytasbench import protocols  # noqa: E402
+from hytasbench import protocols, space  # noqa: E402
 from hytasbench.errors import BuildError, HytasError  # noqa: E402
 from hytasbench.tables import atomic_write_bytes  # noqa: E402
 
@@ -230,7 +229,7 @@ def build_selection(c: Check) -> Tuple[List[str], List[str]]:
     from hytasbench.space import parse
 
     ids = c.scale.build_archs or tuple(int(round(v)) for v in np.linspace(1, 2000, c.scale.build_proxy_count))
-    archs = parse_archs(",".join(map(str, ids)))
+    archs = [str(a) for a in space.select(",".join(map(str, ids)))]
     flops = [count_flops(parse(a), 200, 16, 3) for a in archs]
     train = [archs[i] for i in bench_build.quantile_picks(flops, c.scale.build_train_count, 0.0, 1.0)]
     return archs, list(dict.fromkeys(train))

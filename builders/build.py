@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from hytasbench import durations
+from hytasbench import durations, space
 from hytasbench.byop import UserProxy
 from hytasbench.cache import tables_dir
 from hytasbench.datasets.specs import DATASETS, canonical_name
@@ -33,7 +33,7 @@ from hytasbench.errors import BuildError, HytasError
 from hytasbench.schema import SIZE_PROXIES
 
 from .base import base_folder, seed_from_tables
-from .units import DATA_FREE_TAG, KINDS, RunnerConfig, Unit, make_units, parse_archs, shard, train_protocol
+from .units import DATA_FREE_TAG, KINDS, RunnerConfig, Unit, make_units, shard, train_protocol
 
 DEFAULT_SOURCE = "hytasbench-local"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -277,7 +277,7 @@ def plan_build(args: argparse.Namespace, argv: List[str]) -> BuildPlan:
         else [d for d in parse_datasets(args.synthetic) if d in datasets]
     kinds = parse_kinds(args.kind)
     seeds = parse_ints(args.seeds, "seed")
-    archs = parse_archs(args.archs)
+    archs = [str(a) for a in space.select(args.archs)]
     part = parse_shard(args.shard)
     if args.epochs is not None and args.epochs < 1:
         raise BuildError("--epochs must be at least 1")

@@ -18,9 +18,9 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from hytasbench import __version__, protocols, space
+from hytasbench import __version__, protocols
 from hytasbench.byop import UserProxy
-from hytasbench.errors import BuildError, HytasError, InvalidProtocolError
+from hytasbench.errors import BuildError, InvalidProtocolError
 from hytasbench.schema import (SIZE_PROXIES, TRAIN_METRICS, cost_column, metric_column, proxy_column,
                                proxy_revisions, score_names)
 
@@ -232,56 +232,3 @@ def train_columns(result: Dict[str, Any]) -> Dict[str, Any]:
     cols["device"] = result["device"]
     cols["split_seed"] = result.get("split_seed")
     return cols
-
-
-def parse_archs(spec: str) -> List[str]:
-    """``all`` (HyTAS-2000), ids, ranges ``a-b``, ``sample:N`` or ``sample:N:SEED`` (a stratified,
-    seeded sample of N HyTAS-2000 architectures, ``space.stratified_sample``), canonical strings,
-    or ``@file`` / a file path (one item per line, ``#`` comments), comma-separated; duplicates
-    dropped, order kept."""
-    import os
-
-    items: List[str] = []
-    for part in (p.strip() for p in spec.split(",")):
-        if not part:
-            continue
-        path = part[1:] if part.startswith("@") else part
-        if part.startswith("@") or os.path.isfile(path):
-            try:
-                lines = open(path).read().splitlines()
-            except OSError as exc:
-                raise BuildError(f"cannot read the architecture file {path}: {exc}") from None
-            items += [s for s in (ln.split("#")[0].strip() for ln in lines) if s]
-        else:
-            items.append(part)
-    out: Dict[str, None] = {}
-    for item in items:
-        if item.lower() == "all":
-            for a in space.hytas2000():
-                out.setdefault(str(a), None)
-            continue
-        if item.lower().startswith("sample:"):
-            for a in _sample(item):
-                out.setdefault(str(a), None)
-            continue
-        lo, sep, hi = item.partition("-")
-        if sep and lo.isdigit() and hi.isdigit():
-            if int(lo) > int(hi):
-                raise BuildError(f"architecture range {item!r} is empty (start > end)")
-            for i in range(int(lo), int(hi) + 1):
-                out.setdefault(str(space.parse(i)), None)
-            continue
-        out.setdefault(str(space.parse(item)), None)
-    if not out:
-        raise BuildError(f"no architectures in {spec!r}")
-    return list(out)
-
-
-def _sample(item: str) -> Tuple[Any, ...]:
-    parts = item.split(":")[1:]
-    if not 1 <= len(parts) <= 2 or not all(p.isdigit() for p in parts):
-        raise BuildError(f"architecture sample {item!r}: give sample:N or sample:N:SEED, e.g. sample:300")
-    try:
-        return space.stratified_sample(int(parts[0]), int(parts[1]) if len(parts) > 1 else 0)
-    except HytasError as exc:
-        raise BuildError(str(exc)) from None

@@ -65,6 +65,7 @@ def _archs_arg(archs: ArchSpec, sample_seed: int) -> str:
         space.stratified_sample(int(archs), sample_seed)  # checks the size
         return f"sample:{int(archs)}:{sample_seed}"
     if isinstance(archs, str):
+        space.select(archs)  # a bad selection fails here, naming what is wrong, not in the builder
         return archs
     return ",".join(str(space.parse(a)) for a in archs)
 
@@ -199,7 +200,6 @@ def _cmd(args: Any) -> int:
     if args.n_boot < 0:
         raise BuildError(f"--n-boot must be >= 0, got {args.n_boot}")
     archs: ArchSpec = int(args.archs) if args.archs.isdigit() else args.archs
-    from .space import parse  # noqa: F401  (fail on a bad dataset/arch spec before any work)
 
     ev = evaluate_proxy(args.proxy, args.dataset, archs, seeds=[int(s) for s in args.seeds.split(",") if s.strip()],
                         workers=args.workers, out=args.out, work=args.work, name=args.name,

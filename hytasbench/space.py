@@ -356,6 +356,49 @@ def from_configuration(config: Mapping[str, Any]) -> Arch:
                 tuple(_as_int(f"mlp_ratio_{i}", d.get(f"mlp_ratio_{i}")) for i in range(depth)))
 
 
+def select(spec: str) -> List[Arch]:
+    """The architectures a selection names, as builders and tools take them (``--archs``):
+    comma-separated ``all`` (HyTAS-2000), ids, ranges ``a-b``, ``sample:N`` or ``sample:N:SEED`` (a
+    stratified, seeded sample of HyTAS-2000, :func:`stratified_sample`), canonical strings, or
+    ``@file`` / a file path (one item per line, ``#`` comments); duplicates dropped, order kept."""
+    import os
+
+    if not isinstance(spec, str):
+        raise InvalidSampleError(f"an architecture selection is a string such as '1-50,e32-h3333-r1111', "
+                                 f"got {short_repr(spec)}")
+    items: List[str] = []
+    for part in (p.strip() for p in spec.split(",")):
+        path = part[1:] if part.startswith("@") else part
+        if part.startswith("@") or (part and os.path.isfile(path)):
+            try:
+                lines = open(path, encoding="utf-8").read().splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InvalidSampleError(f"cannot read the architecture file {path}: {exc}") from None
+            items += [s for s in (ln.split("#")[0].strip() for ln in lines) if s]
+        elif part:
+            items.append(part)
+    out: Dict[Arch, None] = {}
+    for item in items:
+        lo, sep, hi = item.partition("-")
+        if item.lower() == "all":
+            chosen: Sequence[Arch] = hytas2000()
+        elif item.lower().startswith("sample:"):
+            n_seed = item.split(":")[1:]
+            if not 1 <= len(n_seed) <= 2 or not all(p.isdigit() for p in n_seed):
+                raise InvalidSampleError(f"architecture sample {item!r}: give sample:N or sample:N:SEED, e.g. sample:300")
+            chosen = stratified_sample(int(n_seed[0]), int(n_seed[1]) if len(n_seed) > 1 else 0)
+        elif sep and lo.isdigit() and hi.isdigit():
+            if int(lo) > int(hi):
+                raise InvalidSampleError(f"architecture range {item!r} is empty (start > end)")
+            chosen = [parse(i) for i in range(int(lo), int(hi) + 1)]
+        else:
+            chosen = [parse(item)]
+        out.update(dict.fromkeys(chosen))
+    if not out:
+        raise InvalidSampleError(f"no architectures in {spec!r}")
+    return list(out)
+
+
 def stratified_sample(n: int, seed: int = 0, pool: Optional[Sequence[Arch]] = None) -> Tuple[Arch, ...]:
     """``n`` distinct HyTAS-2000 architectures (or of ``pool``), stratified by (embedding width,
     depth): each stratum gets its share of ``n`` in proportion to its size (largest remainders),

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from builders.locks import HOST, Locks
-from builders.units import KINDS, make_units, parse_archs, shard
+from builders.units import KINDS, make_units, shard
 from builders.workdir import CLAIMED, DONE, EXHAUSTED, HELD, WorkDir
 from hytasbench import space
 from hytasbench.datasets import DATASETS
-from hytasbench.errors import BuildError
+from hytasbench.errors import BuildError, InvalidArchitectureError, InvalidSampleError
 
 
 def _race(folder: str, barrier, wins) -> None:
@@ -123,9 +123,12 @@ def test_shards_partition_every_unit_exactly_once():
 def test_arch_selection_forms(tmp_path):
     f = tmp_path / "archs.txt"
     f.write_text("# one per line\n3\ne48-h466533-r451343  # a comment\n")
-    got = parse_archs(f"1-3,2,{f},e32-h3333-r1111")
-    assert got[:3] == [str(space.parse(i)) for i in (1, 2, 3)]
-    assert got[-1] == "e32-h3333-r1111" and len(got) == len(set(got))
-    assert len(parse_archs("all")) == 2000
-    with pytest.raises(BuildError):
-        parse_archs("5-1")
+    f.write_text("# one per line\n3\n7\ne48-h466533-r451343  # a comment (id 2)\n")
+    got = space.select(f"1-3,2,{f},e32-h3333-r1111")  # duplicates dropped, order kept
+    assert got == [space.parse(i) for i in (1, 2, 3, 7, "e32-h3333-r1111")]
+    assert len(space.select("all")) == 2000
+    for bad, match in [("5-1", "empty"), ("", "no architectures"), (" , ", "no architectures"),
+                       ("@" + str(tmp_path / "none.txt"), "cannot read"), ("sample:x", "sample:N"),
+                       ("sample:0", "sample size"), ("2001", "id"), (5, "a string")]:
+        with pytest.raises((InvalidSampleError, InvalidArchitectureError), match=match):
+            space.select(bad)

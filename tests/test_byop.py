@@ -4,15 +4,14 @@ against OA next to the built-ins; every way a user function can go wrong is a re
 or a typed error."""
 from __future__ import annotations
 
-import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from hytasbench import Benchmark, space
 from hytasbench.byop import UserProxy, call, checked_value
-from hytasbench.errors import BuildError, InvalidSampleError, UnknownDatasetError, UserProxyError
+from hytasbench.errors import (BuildError, InvalidArchitectureError, InvalidSampleError, UnknownDatasetError,
+                               UserProxyError)
 
 torch = pytest.importorskip("torch")
 
@@ -186,11 +185,7 @@ def test_stratified_sample_is_seeded_proportional_and_checked():
             space.stratified_sample(bad)
     sub = space.stratified_sample(30, 0, pool=space.hytas2000()[:200])  # a sample of what a table has
     assert len(sub) == 30 and all(a.id <= 200 for a in sub)
-    from builders.units import parse_archs
-
-    assert parse_archs("sample:12:3") == [str(x) for x in space.stratified_sample(12, 3)]
-    with pytest.raises(BuildError, match="sample:N"):
-        parse_archs("sample:x")
+    assert space.select("sample:12:3") == list(space.stratified_sample(12, 3))
 
 
 class _BadFloat(float):
@@ -245,7 +240,10 @@ def test_bad_or_clashing_names_are_refused(name, match):
     ({"workers": True}, BuildError, "workers"), ({"dataset": "mars"}, UnknownDatasetError, "mars"),
     ({"dataset": 5}, UnknownDatasetError, "indian_pines"), ({"archs": -5}, InvalidSampleError, "-5"),
     ({"archs": 0}, InvalidSampleError, "1 to 2000"), ({"archs": 2001}, InvalidSampleError, "2001"),
-    ({"archs": True}, InvalidSampleError, "sample size"), ({"archs": ["e1-h1-r1"]}, Exception, "embed_dim")])
+    ({"archs": True}, InvalidSampleError, "sample size"), ({"archs": ["e1-h1-r1"]}, Exception, "embed_dim"),
+    ({"archs": "5-1"}, InvalidSampleError, "empty"), ({"archs": "sample:x"}, InvalidSampleError, "sample:N"),
+    ({"archs": "1-3,e9-h1-r1"}, InvalidArchitectureError, "embed_dim"),
+    ({"archs": "@no-such-file.txt"}, InvalidSampleError, "cannot read")])
 def test_evaluate_proxy_names_the_bad_argument_before_any_work(tmp_path, monkeypatch, kwargs, error, match):
     from hytasbench import evaluate
     from hytasbench.errors import HytasError
