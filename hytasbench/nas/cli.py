@@ -17,7 +17,7 @@ import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..durations import UNITS, parse_duration
-from ..errors import HytasError, InvalidArgumentError, InvalidBudgetError
+from ..errors import InvalidArgumentError, InvalidBudgetError, InvalidSettingError
 from .registry import ALGORITHMS, make_searcher
 from .runner import Budget
 from .space_view import DEFAULT_NEIGHBOURS
@@ -54,7 +54,7 @@ def _pairs(items: Optional[List[str]], what: str) -> Dict[str, Any]:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"{what} must look like NAME=VALUE, got {item!r}")
+            raise InvalidSettingError(f"{what} must look like NAME=VALUE, got {item!r}")
         try:
             out[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
@@ -111,21 +111,8 @@ def _axis(budget: Budget) -> Tuple[str, float]:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """Run the ``search`` subcommand from parsed arguments; returns the exit status.
-
-    Library errors (HytasError) propagate to the caller's handler; a plain ValueError from a bad
-    ``--param`` value is reported here, as the top-level CLI only catches HytasError.
-    """
-    try:
-        return _search(args)
-    except ValueError as exc:
-        if isinstance(exc, HytasError):
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _search(args: argparse.Namespace) -> int:
+    """Run the ``search`` subcommand from parsed arguments; returns the exit status. Bad input
+    is a HytasError, which the top-level CLI reports in one line (exit 2)."""
     import pandas as pd
 
     from ..benchmark import Benchmark
@@ -137,11 +124,11 @@ def _search(args: argparse.Namespace) -> int:
 
     budget = parse_budget(args.budget)
     if args.seeds < 1:
-        raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
+        raise InvalidArgumentError(f"--seeds must be at least 1, got {args.seeds}")
     if args.neighbours < 1:
-        raise ValueError(f"--neighbours must be at least 1, got {args.neighbours}")
+        raise InvalidArgumentError(f"--neighbours must be at least 1, got {args.neighbours}")
     if args.at and any(not (a > 0) or a == float("inf") for a in args.at):
-        raise ValueError(f"--at takes budgets > 0 (seconds or trainings), got {args.at}")
+        raise InvalidArgumentError(f"--at takes budgets > 0 (seconds or trainings), got {args.at}")
     for option in ("out", "curve", "plot"):  # checked before the search, not after it
         if getattr(args, option) is not None:
             writable_file(getattr(args, option), f"--{option}")

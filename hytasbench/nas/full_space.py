@@ -23,7 +23,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import MissingCostError, UnknownFieldError, require
+from ..errors import InvalidArgumentError, InvalidSampleError, MissingCostError, UnknownFieldError, require
 from ..schema import ORIENTATION, SIZE_PROXIES, orientation
 from ..space import Arch, ArchLike, mutate, neighbours, parse, sample
 from .interface import SCORE, TRAIN
@@ -38,7 +38,7 @@ class FullSpace:
 
     def __init__(self, dataset: str, n: int = DEFAULT_POOL, seed: int = 0):
         if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-            raise ValueError(f"the random pool needs at least 2 architectures, got {n!r}")
+            raise InvalidSampleError(f"the random pool needs at least 2 architectures, got {n!r}")
         self.dataset = dataset
         self.n = n
         self.proxies: Tuple[str, ...] = tuple(ORIENTATION)
@@ -204,6 +204,6 @@ class SurrogateProblem:
             if kind == SCORE:
                 self.check_proxies([proxy])
                 return self._live(i, proxy), costs[proxy]
-            raise ValueError(f"query kind must be {TRAIN!r} or {SCORE!r}, got {kind!r}")
+            raise InvalidArgumentError(f"query kind must be {TRAIN!r} or {SCORE!r}, got {kind!r}")
         return evaluate
 

@@ -175,7 +175,7 @@ class SearchProblem:
                     proxy_lists[proxy] = (self.proxy_values(proxy).tolist(), self.proxy_seconds(proxy).tolist())
                 values, seconds = proxy_lists[proxy]
                 return values[i], seconds[i]
-            raise ValueError(f"query kind must be {TRAIN!r} or {SCORE!r}, got {kind!r}")
+            raise InvalidArgumentError(f"query kind must be {TRAIN!r} or {SCORE!r}, got {kind!r}")
         return evaluate
 
     @classmethod

@@ -13,7 +13,7 @@ from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
 
-from ..errors import InvalidArgumentError, InvalidSettingError, require, short_repr
+from ..errors import InvalidArgumentError, InvalidSettingError, NoAccuracyError, require, short_repr
 from .interface import TRAIN
 from .runner import SearchResults
 
@@ -77,7 +77,7 @@ def default_grid(results: Results, x: str = "seconds", points: int = 100) -> np.
         if x == "seconds" and r.budget.seconds is not None:
             ends.append(float(r.budget.seconds))
     if not firsts:
-        raise ValueError("no run trained anything, so no regret is defined")
+        raise NoAccuracyError("no run trained anything, so no regret is defined")
     lo, hi = min(firsts), max(max(ends), min(firsts))
     return np.unique(np.geomspace(lo, hi, points)) if x == "seconds" else np.unique(
         np.round(np.geomspace(lo, hi, points)))
@@ -122,7 +122,7 @@ def plot_regret(results: Results, x: str = "seconds", spread: str = "sem", ax=No
     ``std`` band, or the median with the interquartile band (``iqr``). Returns the Axes."""
     plt = require("matplotlib.pyplot", "plot", "plot_regret")
     if spread not in ("sem", "std", "iqr"):
-        raise ValueError(f"spread must be 'sem', 'std' or 'iqr', got {spread!r}")
+        raise InvalidSettingError(f"spread must be 'sem', 'std' or 'iqr', got {spread!r}")
     curve = regret_curve(results, x=x, points=points)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))

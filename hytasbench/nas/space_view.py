@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..arguments import check_int
-from ..errors import ArchitectureNotInTableError, InvalidSettingError
+from ..errors import ArchitectureNotInTableError, InvalidArgumentError, InvalidSettingError
 from ..space import DEPTHS, EMBED_DIMS, Arch, ArchLike, parse
 from .features import encode
 
@@ -69,7 +69,7 @@ class TabulatedSpace:
                  feature_names: Sequence[str] = (), neighbours: int = DEFAULT_NEIGHBOURS,
                  proxies: Sequence[str] = (), orientation: Optional[Dict[str, int]] = None):
         if len(archs) < 2:
-            raise ValueError(f"a search space needs at least 2 architectures, got {len(archs)}")
+            raise InvalidArgumentError(f"a search space needs at least 2 architectures, got {len(archs)}")
         check_int(neighbours, "neighbours", minimum=1, maximum=len(archs) - 1, error=InvalidSettingError)
         self.archs: Tuple[Arch, ...] = tuple(archs)
         self.strings = np.array([str(a) for a in self.archs], dtype=object)
@@ -78,7 +78,7 @@ class TabulatedSpace:
         self.features = np.asarray(features, dtype=float)
         self.feature_names: Tuple[str, ...] = tuple(feature_names)
         if self.features.shape != (len(self.archs), len(self.feature_names)):
-            raise ValueError(f"features have shape {self.features.shape}, expected "
+            raise InvalidArgumentError(f"features have shape {self.features.shape}, expected "
                              f"({len(self.archs)}, {len(self.feature_names)}) from the names")
         self.proxies: Tuple[str, ...] = tuple(proxies)
         self._orientation = dict(orientation or {})
