@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple, Union
 
+from .errors import InvalidArgumentError
 from .space import ArchLike, parse
 
 #: SpectralFormer's hand-made configuration (Hong et al. 2022) for Indian Pines and friends.
@@ -102,7 +103,7 @@ def _resolve(arch: ConfigLike, bands: Optional[int], num_classes: Optional[int],
     if isinstance(arch, ModelConfig):
         return arch
     if bands is None or num_classes is None or band_patch is None:
-        raise TypeError("bands, num_classes and band_patch are needed for an architecture")
+        raise InvalidArgumentError("bands, num_classes and band_patch are needed for an architecture")
     return config_for(arch, bands, num_classes, band_patch)
 
 

@@ -10,6 +10,8 @@ from typing import Dict, List, Sequence, Union
 
 import numpy as np
 
+from .errors import InvalidArgumentError
+
 ArrayLike = Union[Sequence[int], np.ndarray]
 
 
@@ -18,10 +20,10 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, num_classes: int) -> 
     t = np.asarray(y_true).ravel()
     p = np.asarray(y_pred).ravel()
     if t.shape != p.shape:
-        raise ValueError(f"y_true has {t.size} labels but y_pred has {p.size}")
+        raise InvalidArgumentError(f"y_true has {t.size} labels but y_pred has {p.size}")
     for name, a in (("y_true", t), ("y_pred", p)):
         if a.size and (not np.issubdtype(a.dtype, np.integer) or a.min() < 0 or a.max() >= num_classes):
-            raise ValueError(f"{name} must hold integer class indices in 0..{num_classes - 1}")
+            raise InvalidArgumentError(f"{name} must hold integer class indices in 0..{num_classes - 1}")
     return np.bincount(t.astype(np.int64) * num_classes + p.astype(np.int64), minlength=num_classes * num_classes) \
         .reshape(num_classes, num_classes).astype(np.int64)
 
@@ -29,9 +31,9 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, num_classes: int) -> 
 def _check(cm: np.ndarray) -> np.ndarray:
     cm = np.asarray(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
-        raise ValueError(f"a confusion matrix must be square, got shape {cm.shape}")
+        raise InvalidArgumentError(f"a confusion matrix must be square, got shape {cm.shape}")
     if cm.sum() == 0:
-        raise ValueError("the confusion matrix is empty (no test samples)")
+        raise InvalidArgumentError("the confusion matrix is empty (no test samples)")
     return cm.astype(np.float64)
 
 

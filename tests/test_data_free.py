@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hytasbench import Benchmark
+from hytasbench.errors import InvalidArgumentError
 
 torch = pytest.importorskip("torch")
 
@@ -13,7 +14,7 @@ from hytasbench.proxies import data_free, score_architecture  # noqa: E402
 
 def test_the_registry_marks_what_reads_no_pixels():
     assert set(data_free()) == {"synflow", "logsynflow", "dss", "params", "flops"}
-    with pytest.raises(ValueError, match="snip"):
+    with pytest.raises(InvalidArgumentError, match="snip"):
         score_architecture(397, "ksc", ["synflow", "snip"], data_free=True)
 
 

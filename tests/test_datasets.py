@@ -22,7 +22,8 @@ from hytasbench.datasets.files import ENV_DATA, data_root, digests, fetch, locat
 from hytasbench.datasets.load import load_dataset, load_labels, random_split, read_tiff, scale_bands, split_maps
 from hytasbench.datasets.samples import PatchSampler, sampler_for
 from hytasbench.datasets.synthetic import synthetic_cube, synthetic_dataset
-from hytasbench.errors import DatasetFilesError, DatasetFormatError, DownloadError, UnknownDatasetError
+from hytasbench.errors import (DatasetFilesError, DatasetFormatError, DownloadError, InvalidArgumentError,
+                               UnknownDatasetError)
 
 # Split sizes as published (HyTAS paper / SpectralFormer), written out independently of the specs.
 SPLITS = {"indian_pines": (695, 9671), "salinas": (800, 53329), "houston2013": (2832, 12197),
@@ -148,11 +149,11 @@ def test_sampler_matches_naive_construction(band_patch):
 
 
 def test_sampler_errors():
-    with pytest.raises(ValueError, match="odd"):
+    with pytest.raises(InvalidArgumentError, match="odd"):
         PatchSampler(np.zeros((5, 5, 4), np.float32), 2)
-    with pytest.raises(ValueError, match=r"\(H, W, bands\)"):
+    with pytest.raises(InvalidArgumentError, match=r"\(H, W, bands\)"):
         PatchSampler(np.zeros((5, 5), np.float32), 1)
-    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+    with pytest.raises(InvalidArgumentError, match=r"\(N, 2\)"):
         PatchSampler(np.zeros((5, 5, 4), np.float32), 1)(torch.zeros(3, dtype=torch.long))
 
 

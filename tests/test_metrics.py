@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from hytasbench.errors import InvalidArgumentError
 from hytasbench.metrics import (average_accuracy, class_accuracy, confusion_matrix, kappa, overall_accuracy,
                                 summarize)
 
@@ -57,14 +58,14 @@ def test_class_without_test_pixels_is_left_out_of_aa():
     ([0, 1], [0.5, 1], 2, "integer"),
 ])
 def test_confusion_matrix_errors(t, p, n, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InvalidArgumentError, match=match):
         confusion_matrix(t, p, n)
 
 
 def test_bad_matrices():
-    with pytest.raises(ValueError, match="square"):
+    with pytest.raises(InvalidArgumentError, match="square"):
         overall_accuracy(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(InvalidArgumentError, match="empty"):
         kappa(np.zeros((2, 2)))
 
 

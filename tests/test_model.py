@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from hytasbench.errors import InvalidArchitectureError
+from hytasbench.errors import InvalidArchitectureError, InvalidArgumentError
 from hytasbench.model import (CAF, analytic_params, build_model, build_model_for, count_flops, count_params,
                               scored_layers, spectralformer_reference, vit_reference)
 from hytasbench.space import Arch, hytas2000, parse, sample
@@ -204,7 +204,7 @@ def test_bad_architectures():
         build_model("e33-h3333-r1111", 200, 16, 3)
     with pytest.raises(InvalidArchitectureError):
         build_model(2001, 200, 16, 3)
-    with pytest.raises(TypeError, match="bands"):
+    with pytest.raises(InvalidArgumentError, match="bands"):
         count_flops(SMALLEST)
 
 

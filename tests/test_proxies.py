@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from hytasbench.errors import UnknownProxyError, UnknownProxyOptionError  # noqa: E402
+from hytasbench.errors import InvalidArgumentError, UnknownProxyError, UnknownProxyOptionError  # noqa: E402
 from hytasbench.model import SubNet, config_for, count_flops, count_params  # noqa: E402
 from hytasbench.proxies import available, get, run_engine  # noqa: E402
 from hytasbench.proxies.batch import ProxyBatch  # noqa: E402
@@ -220,5 +220,5 @@ def test_labels_run_a_kernel_twice_with_other_options_but_not_as_table_columns()
     res = run_engine(model_for(SMALLEST), random_batch(), ["fisher", "fisher:compat"],
                      {"fisher:compat": {"hytas_compat": True}}).results
     assert res["fisher"].score != res["fisher:compat"].score and res["fisher:compat"].name == "fisher"
-    with pytest.raises(ValueError, match="run_engine"):
+    with pytest.raises(InvalidArgumentError, match="run_engine"):
         score_architecture(SMALLEST, "indian_pines", ["fisher:compat"])

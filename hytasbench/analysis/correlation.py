@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..errors import InvalidArgumentError
 from .data import TARGET, column_orientation, paired, score_columns
 
 TOP_FRACTIONS: Tuple[float, ...] = (0.01, 0.05, 0.10)
@@ -30,7 +31,7 @@ def _pair(x: Sequence[float], y: Sequence[float]) -> Tuple[np.ndarray, np.ndarra
     a = np.asarray(x, dtype=float)
     b = np.asarray(y, dtype=float)
     if a.shape != b.shape:
-        raise ValueError(f"x and y differ in length ({a.shape} vs {b.shape})")
+        raise InvalidArgumentError(f"x and y differ in length ({a.shape} vs {b.shape})")
     keep = np.isfinite(a) & np.isfinite(b)
     return a[keep], b[keep]
 

@@ -15,6 +15,7 @@ from typing import Iterator, Union
 import numpy as np
 import torch
 
+from ..errors import InvalidArgumentError
 from .load import HSIData
 
 PATCH = 7
@@ -26,9 +27,9 @@ class PatchSampler:
     def __init__(self, cube: np.ndarray, band_patch: int, device: Union[str, torch.device] = "cpu",
                  patch: int = PATCH, dtype: torch.dtype = torch.float32):
         if cube.ndim != 3:
-            raise ValueError(f"cube must be (H, W, bands), got shape {cube.shape}")
+            raise InvalidArgumentError(f"cube must be (H, W, bands), got shape {cube.shape}")
         if band_patch < 1 or band_patch % 2 == 0 or band_patch > cube.shape[2]:
-            raise ValueError(f"band_patch must be odd and between 1 and {cube.shape[2]}, got {band_patch}")
+            raise InvalidArgumentError(f"band_patch must be odd and between 1 and {cube.shape[2]}, got {band_patch}")
         pad = patch // 2
         padded = np.pad(cube, ((pad, pad), (pad, pad), (0, 0)), mode="symmetric")
         self.height, self.width, self.bands = cube.shape
@@ -49,7 +50,7 @@ class PatchSampler:
     def __call__(self, rc: torch.Tensor) -> torch.Tensor:
         """Samples (N, bands, 49 * band_patch) for (N, 2) (row, col) pixel coordinates on the device."""
         if rc.dim() != 2 or rc.shape[1] != 2:
-            raise ValueError(f"pixel coordinates must be (N, 2) (row, col), got shape {tuple(rc.shape)}")
+            raise InvalidArgumentError(f"pixel coordinates must be (N, 2) (row, col), got shape {tuple(rc.shape)}")
         base = rc[:, 0] * self._padded_width + rc[:, 1]  # top-left of the window in the padded image
         windows = self._table[base[:, None] + self._offsets].transpose(1, 2)  # (N, bands, 49)
         return windows[:, self._groups].reshape(rc.shape[0], self.bands, self.token_dim)

@@ -242,7 +242,7 @@ def score(arch: Any, dataset: str, proxies: Optional[Sequence[str]] = None, seed
     if data_free:
         needs_pixels = list(dict.fromkeys(p.name for _, p in entries if not p.data_free))
         if needs_pixels:
-            raise ValueError(f"data_free scoring reads no pixels, but {needs_pixels} need them; "
+            raise InvalidArgumentError(f"data_free scoring reads no pixels, but {needs_pixels} need them; "
                              f"data-free kernels: {registry.data_free()}")
         batch = shape_batch(dataset, str(device))
     else:
@@ -260,7 +260,7 @@ def score_architecture(arch: Any, dataset: str, proxies: Optional[Sequence[str]]
     ``cost_flops`` and ``batch_splits`` (1 unless a pass ran out of memory and was retried on a
     split batch)."""
     if proxies is not None and not isinstance(proxies, str) and any(":" in str(p) for p in proxies):
-        raise ValueError("score_architecture returns one set of table columns per proxy; "
+        raise InvalidArgumentError("score_architecture returns one set of table columns per proxy; "
                          "use run_engine for 'name:tag' entries")
     names = [p.name for p in registry.resolve(proxies)]
     names += [s for s in SIZE_PROXIES if s not in names]

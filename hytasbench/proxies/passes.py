@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, Iterator, List, Tuple
 import torch
 from torch import nn
 
+from ..errors import InvalidSettingError
 from .target import Target
 
 #: kind -> runner(target, batch, config, needs, chunks) -> state
@@ -33,7 +34,7 @@ def dtype_of(name: str) -> torch.dtype:
     try:
         return DTYPES[name]
     except KeyError:
-        raise ValueError(f"precision must be one of {sorted(DTYPES)}, got {name!r}") from None
+        raise InvalidSettingError(f"precision must be one of {sorted(DTYPES)}, got {name!r}") from None
 
 
 def working_copy(target: Target, dtype: torch.dtype, sign: bool = False) -> Tuple[nn.Module, List[nn.Linear]]:

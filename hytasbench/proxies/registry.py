@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, FrozenSet, Hashable, List, Mapping, Optional, Sequence, Tuple
 
-from ..errors import UnknownProxyError, UnknownProxyOptionError
+from ..errors import InvalidSettingError, UnknownProxyError, UnknownProxyOptionError
 from ..schema import ORIENTATION, declare_proxy
 
 #: (pass kind, sorted config items): runs once per architecture whatever the number of kernels.
@@ -76,9 +76,9 @@ DATA_NEEDS = ("labelled", "pixels", "none")
 def register(proxy: Proxy) -> Proxy:
     """Add a kernel: the one place a proxy is declared (name, pass, orientation, revision, data)."""
     if proxy.name in REGISTRY:
-        raise ValueError(f"proxy {proxy.name!r} registered twice")
+        raise InvalidSettingError(f"proxy {proxy.name!r} registered twice")
     if proxy.data not in DATA_NEEDS:
-        raise ValueError(f"proxy {proxy.name!r}: data must be one of {DATA_NEEDS}, got {proxy.data!r}")
+        raise InvalidSettingError(f"proxy {proxy.name!r}: data must be one of {DATA_NEEDS}, got {proxy.data!r}")
     declare_proxy(proxy.name, proxy.orientation, proxy.revision)
     REGISTRY[proxy.name] = proxy
     return proxy
