@@ -10,11 +10,12 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Unio
 
 from .cache import tables_dir
 from .datasets.specs import DATASETS, canonical_name
+from .ensembles import is_ensemble
 from .errors import (ArchitectureNotInTableError, InvalidArgumentError, InvalidRunError,
                      NoMatchError, UnknownFieldError, UnknownProtocolError, UnknownSourceError, require, short_repr)
 from .protocols import same as same_protocol
 from .record import Record
-from .schema import (COST_PREFIX, cost_column, known_proxies, orientation, proxy_column, score_names,
+from .schema import (COST_PREFIX, cost_column, orientation, proxy_column, proxy_names, score_names,
                      short_names as schema_short_names)
 from .space import Arch, ArchLike, parse
 from .tables import TableSet, read_table_set
@@ -141,9 +142,9 @@ class Benchmark:
             vals = [v for v in view.column(col) if v == v]
             return sum(vals) / len(vals) if vals else None
         published = self._set(source).manifest.get("proxy_seconds_mean", {}).get(ds, {})
-        if not isinstance(proxy, str) or not (proxy in published or proxy in known_proxies()
+        if not isinstance(proxy, str) or not (proxy in published or proxy in proxy_names() or is_ensemble(proxy)
                                               or proxy_column(proxy) in view.columns):
-            allowed = dict.fromkeys(list(known_proxies()) + score_names(view.columns, variants=False))
+            allowed = dict.fromkeys(list(proxy_names()) + score_names(view.columns, variants=False))
             raise UnknownFieldError(proxy, allowed, kind="proxy")
         return published.get(proxy)
 

@@ -29,20 +29,19 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Set, Tuple, Union
 
 from .errors import UserProxyError, short_repr
+from .schema import is_orientation
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
-
 def reserved_names() -> Set[str]:
-    """Names a user proxy may not take: the built-in proxies (registered kernels and the paper's),
-    the rank-ensemble names (``az_nas``), and the table's metric, cost and key columns, all of
-    which a record resolves before a ``proxy_<name>`` column."""
-    from . import proxies  # the registered kernels (imports torch, which scoring needs anyway)
+    """Names a user proxy may not take: the built-in proxies (the kernels and the paper's), the
+    rank-ensemble names (``az_nas``), and the table's metric, cost and key columns, all of which a
+    record resolves before a ``proxy_<name>`` column."""
     from .ensembles import ALIASES
-    from .schema import ARCH_COLUMNS, COSTS, METRICS, ORIENTATION, PROVENANCE_COLUMNS
+    from .schema import ARCH_COLUMNS, COSTS, KERNELS, METRICS, ORIENTATION, PROVENANCE_COLUMNS
 
-    return set(ORIENTATION) | set(proxies.REGISTRY) | set(ALIASES) | set(METRICS) | set(COSTS) \
+    return set(ORIENTATION) | set(KERNELS) | set(ALIASES) | set(METRICS) | set(COSTS) \
         | set(ARCH_COLUMNS) | set(PROVENANCE_COLUMNS)
 
 
@@ -60,7 +59,7 @@ def check_name(name: Any) -> str:
 
 def check_orientation(orientation: Any) -> int:
     """1 (higher is better) or -1, as an int: never a bool or a float."""
-    if isinstance(orientation, bool) or not isinstance(orientation, numbers.Integral) or orientation not in (1, -1):
+    if not is_orientation(orientation):
         raise UserProxyError(f"orientation must be the integer 1 (higher is better) or -1, "
                              f"got {short_repr(orientation)}")
     return int(orientation)

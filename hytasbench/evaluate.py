@@ -10,15 +10,16 @@ it wrote.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from .arguments import check_int, check_seed, check_seeds, is_integer
 from .byop import UserProxy, as_proxy
 from .datasets.specs import canonical_name
-from .errors import BuildError, HytasError, InvalidSampleError, UnknownSourceError, require
+from .errors import BuildError, HytasError, InvalidSampleError, UnknownSourceError, require, short_repr
 from .schema import proxy_column
 
 ArchSpec = Union[int, str, Sequence[Any]]
@@ -59,15 +60,19 @@ def _archs_arg(archs: ArchSpec, sample_seed: int) -> str:
     InvalidSampleError, an architecture outside the space an InvalidArchitectureError."""
     from . import space
 
-    if isinstance(archs, bool):
-        raise InvalidSampleError(f"archs {archs!r}: give a sample size (int), a spec string or a list of architectures")
     if is_integer(archs):
         space.stratified_sample(int(archs), sample_seed)  # checks the size
         return f"sample:{int(archs)}:{sample_seed}"
     if isinstance(archs, str):
         space.select(archs)  # a bad selection fails here, naming what is wrong, not in the builder
         return archs
-    return ",".join(str(space.parse(a)) for a in archs)
+    if isinstance(archs, (bytes, Mapping)) or not isinstance(archs, Iterable):
+        raise InvalidSampleError(f"archs {short_repr(archs)}: give a sample size (int), a selection string "
+                                 "or a list of architectures")
+    listed = [str(space.parse(a)) for a in archs]
+    if not listed:
+        raise InvalidSampleError("archs is an empty list: name at least one architecture")
+    return ",".join(listed)
 
 
 def evaluate_proxy(fn: Union[Callable, str, UserProxy], dataset: str = "indian_pines", archs: ArchSpec = 300, *,
@@ -199,7 +204,7 @@ def _cmd(args: Any) -> int:
 
     if args.n_boot < 0:
         raise BuildError(f"--n-boot must be >= 0, got {args.n_boot}")
-    archs: ArchSpec = int(args.archs) if args.archs.isdigit() else args.archs
+    archs: ArchSpec = int(args.archs) if re.fullmatch(r"[0-9]{1,6}", args.archs) else args.archs
 
     ev = evaluate_proxy(args.proxy, args.dataset, archs, seeds=[int(s) for s in args.seeds.split(",") if s.strip()],
                         workers=args.workers, out=args.out, work=args.work, name=args.name,

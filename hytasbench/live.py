@@ -51,9 +51,10 @@ def score(arch: ArchLike, dataset: str, proxies: Optional[Sequence[str]] = None,
           synthetic: bool = False) -> LiveScores:
     """Score ``proxies`` (all when None) for any architecture of the space on ``dataset``.
 
-    ``options`` maps a scored proxy to option overrides (``{"synflow": {"hytas_compat": True}}``).
+    ``options`` maps a proxy to option overrides (``{"synflow": {"hytas_compat": True}}``); those
+    of a proxy this call does not score are checked and unused, so one dict can serve many calls.
     Raises DatasetFilesError (saying which files go where) when the dataset is not available,
-    UnknownProxyError for a name that is not a proxy (or an ``options`` key that is not scored),
+    UnknownProxyError for a name that is not a proxy (in ``proxies`` or as an ``options`` key),
     UnknownProxyOptionError for an option the kernel lacks, InvalidArgumentError for a bad seed,
     device, ``options`` or ``synthetic``; all before any data is loaded.
     """

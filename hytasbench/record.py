@@ -133,9 +133,7 @@ class Record(Mapping[str, Any]):
     def reason(self, name: str) -> Optional[str]:
         """Why a value is absent; for a present value None, unless it came from a file that differs
         from the pinned upstream one (an import with --allow-modified), which the reason then says."""
-        col = self._view.resolve(name)
-        if col is None and not self._view.known_absent(name):
-            raise UnknownFieldError(name, self._view.columns, kind="field")
+        col = self._view.field_column(name)  # an unknown name raises
         if col is not None and self[col] is not None:
             return self._view.modified.get(col)
         return self._view.absent_reason(name, col, self._row)

@@ -8,6 +8,7 @@ score list, ``seconds`` the compute time and ``error`` why a score is missing (N
 """
 from __future__ import annotations
 
+import numbers
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -98,14 +99,23 @@ def arch_columns(arch: "Arch") -> Dict[str, Any]:
 PROXY_REVISIONS: Dict[str, int] = {}
 
 
+def is_orientation(value: Any) -> bool:
+    """1 (a higher raw score predicts higher accuracy) or -1, as an integer (numpy's too): never
+    a bool or a float, which merely compare equal. The one rule for kernels, manifests and users."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value in (1, -1)
+
+
 def declare_proxy(name: str, orientation: int, revision: Optional[int] = None) -> None:
     """Record a proxy's orientation (and, for a registered kernel, its revision). A paper proxy
     keeps its published orientation; a contradicting declaration is an error, not an override."""
-    if orientation not in (1, -1):
-        raise ValueError(f"proxy {name!r}: orientation must be 1 or -1, got {orientation!r}")
+    from .errors import InvalidSettingError
+
+    if not is_orientation(orientation):
+        raise InvalidSettingError(f"proxy {name!r}: orientation must be the integer 1 or -1, got {orientation!r}")
+    orientation = int(orientation)
     known = ORIENTATION.get(name, DECLARED.get(name))
     if known is not None and known != orientation:
-        raise ValueError(f"proxy {name!r} is declared with orientation {orientation}, but {known} is known")
+        raise InvalidSettingError(f"proxy {name!r} is declared with orientation {orientation}, but {known} is known")
     if name not in ORIENTATION:
         DECLARED[name] = orientation
     if revision is not None:
@@ -119,6 +129,21 @@ def proxy_revision(name: str) -> int:
 def known_proxies() -> Tuple[str, ...]:
     """Every proxy name with a known orientation: the paper's, then the declared ones."""
     return tuple(ORIENTATION) + tuple(n for n in DECLARED if n not in ORIENTATION)
+
+
+#: Every kernel hytasbench.proxies registers, named here so that a torch-free reader knows them
+#: before (or without) importing the kernels: a table without ``meco`` lacks a real proxy, which
+#: is not a typo (tests/test_schema.py checks this list against the registry).
+KERNELS: Tuple[str, ...] = ("grad_norm", "snip", "grasp", "synflow", "logsynflow", "dss", "fisher", "jacob_cov",
+                            "naswot", "zico", "zico_pp", "croze", "tcet", "params", "flops", "meco",
+                            "az_expressivity", "az_progressivity", "az_trainability", "gradsign", "swap",
+                            "reg_swap")
+
+
+def proxy_names() -> Tuple[str, ...]:
+    """Every proxy name a table could hold: those of known orientation, then the built-in kernels."""
+    known = known_proxies()
+    return known + tuple(n for n in KERNELS if n not in known)
 
 
 def cost_column(name: str) -> str:

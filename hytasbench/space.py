@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .arguments import check_seed, is_integer
+from .arguments import check_int, check_seed, is_integer
 from .errors import InvalidArchitectureError, InvalidArgumentError, InvalidSampleError, require, short_repr
 
 DEPTHS: Tuple[int, ...] = (4, 5, 6, 7, 8, 9, 10)
@@ -379,24 +379,34 @@ def select(spec: str) -> List[Arch]:
             items.append(part)
     out: Dict[Arch, None] = {}
     for item in items:
-        lo, sep, hi = item.partition("-")
+        lo, sep, hi = (_selection_number(t, item) for t in item.partition("-"))
         if item.lower() == "all":
             chosen: Sequence[Arch] = hytas2000()
         elif item.lower().startswith("sample:"):
-            n_seed = item.split(":")[1:]
-            if not 1 <= len(n_seed) <= 2 or not all(p.isdigit() for p in n_seed):
+            n_seed = [_selection_number(t, item) for t in item.split(":")[1:]]
+            if not 1 <= len(n_seed) <= 2 or None in n_seed:
                 raise InvalidSampleError(f"architecture sample {item!r}: give sample:N or sample:N:SEED, e.g. sample:300")
-            chosen = stratified_sample(int(n_seed[0]), int(n_seed[1]) if len(n_seed) > 1 else 0)
-        elif sep and lo.isdigit() and hi.isdigit():
-            if int(lo) > int(hi):
+            chosen = stratified_sample(n_seed[0], n_seed[1] if len(n_seed) > 1 else 0)
+        elif "-" in item and lo is not None and hi is not None:
+            if lo > hi:
                 raise InvalidSampleError(f"architecture range {item!r} is empty (start > end)")
-            chosen = [parse(i) for i in range(int(lo), int(hi) + 1)]
+            chosen = [parse(i) for i in range(lo, hi + 1)]  # stops at the first id outside the space
         else:
             chosen = [parse(item)]
         out.update(dict.fromkeys(chosen))
     if not out:
         raise InvalidSampleError(f"no architectures in {spec!r}")
     return list(out)
+
+
+def _selection_number(text: str, item: str) -> Optional[int]:
+    """The ASCII number ``text`` of a selection item, or None when it is no number; too many
+    digits to mean an id, size or seed is an InvalidSampleError (int() would refuse thousands)."""
+    if not re.fullmatch(r"[0-9]+", text):
+        return None
+    if len(text.lstrip("0")) > 12:
+        raise InvalidSampleError(f"architecture selection {item[:40]!r}: {text[:12]}... is out of range")
+    return int(text)
 
 
 def stratified_sample(n: int, seed: int = 0, pool: Optional[Sequence[Arch]] = None) -> Tuple[Arch, ...]:
@@ -411,8 +421,7 @@ def stratified_sample(n: int, seed: int = 0, pool: Optional[Sequence[Arch]] = No
         raise InvalidSampleError(f"pool must be a list of architectures (ids, strings, dicts or Archs), "
                                  f"got {type(pool).__name__} {short_repr(pool)}")
     pool = hytas2000() if pool is None else tuple(dict.fromkeys(parse(a) for a in pool))
-    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= len(pool):
-        raise InvalidSampleError(f"sample size must be an integer from 1 to {len(pool)}, got {n!r}")
+    n = check_int(n, "sample size", 1, len(pool), error=InvalidSampleError)
     strata: Dict[Tuple[int, int], List[Arch]] = {}
     for a in pool:
         strata.setdefault((a.embed_dim, a.depth), []).append(a)

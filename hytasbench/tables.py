@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .errors import StaleTableSetError, TableError
-from .schema import INTEGER_TYPES, KEY_COLUMNS, MANIFEST, SCHEMA_VERSION
+from .schema import INTEGER_TYPES, KEY_COLUMNS, MANIFEST, SCHEMA_VERSION, is_orientation
 from .validate import VALIDATION_VERSION, validate_columns
 
 LOCK = ".lock"  # writers of one table-set folder take turns on this file
@@ -194,6 +194,9 @@ def _to_arrow(data: Any, dataset: str):
     table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
     for col, kind in INTEGER_TYPES.items():
         if col in table.column_names and table.schema.field(col).type != kind:
+            held = table.schema.field(col).type
+            if not (pa.types.is_integer(held) or pa.types.is_floating(held) or pa.types.is_null(held)):
+                raise TableError(dataset, f"column {col!r} must hold integers ({kind}), not {held} values")
             try:
                 cast = table.column(col).cast(kind)  # safe: a fraction or an overflow raises
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -364,6 +367,10 @@ def _manifest_problem(manifest: Any) -> Optional[str]:
         return "'proxy_seconds_mean' must map each dataset to {proxy: seconds >= 0}"
     if not isinstance(manifest.get("notes", []), list) or not all(map(_is_str, manifest.get("notes", []))):
         return "'notes' must be a list of strings"
+    if "proxies" in manifest and not _is_mapping_of(
+            manifest["proxies"], lambda d: isinstance(d, dict) and is_orientation(d.get("orientation"))):
+        return ("'proxies' must map proxy names to declarations whose orientation is the integer 1 (a higher "
+                "raw score predicts higher accuracy) or -1")
     return None
 
 
@@ -497,17 +504,10 @@ def _declare(mpath: Path, manifest: Dict[str, Any]) -> None:
     torch-free reader ranks a kernel it has never imported the right way up."""
     from .schema import declare_proxy
 
-    declared = manifest.get("proxies") or {}
-    if not isinstance(declared, dict):
-        raise TableError(mpath, "'proxies' must map proxy names to their declarations")
-    for name, decl in declared.items():
-        orientation = decl.get("orientation") if isinstance(decl, dict) else None
-        if type(orientation) is not int or orientation not in (1, -1):
-            raise TableError(mpath, f"proxy declaration {name!r} has orientation {orientation!r}; it must be "
-                                    "1 (higher raw score predicts higher accuracy) or -1")
+    for name, decl in manifest.get("proxies", {}).items():  # shapes checked with the manifest
         try:
-            declare_proxy(name, orientation)
-        except (TypeError, ValueError) as exc:
+            declare_proxy(name, decl["orientation"])
+        except ValueError as exc:  # an orientation contradicting the known one
             raise TableError(mpath, f"proxy declaration {name!r} is invalid ({exc})") from None
 
 

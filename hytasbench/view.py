@@ -119,7 +119,7 @@ class TableView:
         if ensembles.is_ensemble(name):  # a documented alias (az_nas), or members this table could have
             return name in ensembles.ALIASES or all(self.resolve(m) is not None or self.known_absent(m)
                                                     for m in ensembles.parse(name)[1])
-        from .schema import COSTS, METRICS, SCORE_VARIANTS, EXTRA_VARIANTS, known_proxies
+        from .schema import COSTS, METRICS, SCORE_VARIANTS, EXTRA_VARIANTS, proxy_names
 
         base = name
         for p in KIND_PREFIXES:
@@ -129,7 +129,7 @@ class TableView:
         proxy, _, variant = base.partition("__")
         if variant and variant not in SCORE_VARIANTS + EXTRA_VARIANTS:
             return False
-        return base in METRICS or base in COSTS or proxy in known_proxies() or name in PROVENANCE_COLUMNS
+        return base in METRICS or base in COSTS or proxy in proxy_names() or name in PROVENANCE_COLUMNS
 
     def absent_reason(self, name: str, col: Optional[str], row: int) -> str:
         for key in ([col] if col else []) + [name] + [p + name for p in KIND_PREFIXES]:

@@ -129,6 +129,8 @@ def test_arch_selection_forms(tmp_path):
     assert len(space.select("all")) == 2000
     for bad, match in [("5-1", "empty"), ("", "no architectures"), (" , ", "no architectures"),
                        ("@" + str(tmp_path / "none.txt"), "cannot read"), ("sample:x", "sample:N"),
-                       ("sample:0", "sample size"), ("2001", "id"), (5, "a string")]:
+                       ("sample:0", "sample size"), ("2001", "id"), (5, "a string"), ("sample:²", "sample:N"),
+                       ("1-²", "canonical"), ("1-" + "9" * 5000, "out of range"), ("sample:" + "9" * 5000, "out of range"),
+                       ("sample:5:" + "1" * 5000, "out of range")]:
         with pytest.raises((InvalidSampleError, InvalidArchitectureError), match=match):
             space.select(bad)

@@ -239,11 +239,13 @@ def test_bad_or_clashing_names_are_refused(name, match):
     ({"seeds": [2 ** 32]}, BuildError, "seeds"), ({"sample_seed": 1.5}, BuildError, "sample_seed"),
     ({"workers": True}, BuildError, "workers"), ({"dataset": "mars"}, UnknownDatasetError, "mars"),
     ({"dataset": 5}, UnknownDatasetError, "indian_pines"), ({"archs": -5}, InvalidSampleError, "-5"),
-    ({"archs": 0}, InvalidSampleError, "1 to 2000"), ({"archs": 2001}, InvalidSampleError, "2001"),
+    ({"archs": 0}, InvalidSampleError, "1..2000"), ({"archs": 2001}, InvalidSampleError, "2001"),
     ({"archs": True}, InvalidSampleError, "sample size"), ({"archs": ["e1-h1-r1"]}, Exception, "embed_dim"),
     ({"archs": "5-1"}, InvalidSampleError, "empty"), ({"archs": "sample:x"}, InvalidSampleError, "sample:N"),
     ({"archs": "1-3,e9-h1-r1"}, InvalidArchitectureError, "embed_dim"),
-    ({"archs": "@no-such-file.txt"}, InvalidSampleError, "cannot read")])
+    ({"archs": "@no-such-file.txt"}, InvalidSampleError, "cannot read"), ({"archs": 3.0}, InvalidSampleError, "3.0"),
+    ({"archs": None}, InvalidSampleError, "None"), ({"archs": []}, InvalidSampleError, "empty"),
+    ({"archs": {"1": 1}}, InvalidSampleError, "a list of architectures")])
 def test_evaluate_proxy_names_the_bad_argument_before_any_work(tmp_path, monkeypatch, kwargs, error, match):
     from hytasbench import evaluate
     from hytasbench.errors import HytasError

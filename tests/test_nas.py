@@ -376,7 +376,8 @@ def test_bad_seeds_of_run_many(problem, seeds):
 
 
 @pytest.mark.parametrize("values, n, match", [
-    ([0.1, float("nan")], 1, "NaN"), ([0.1, 0.2], 0, "n must"), ([0.1, 0.2], 3, "1..2"), ([0.1, 0.2], 1.0, "n must"),
+    ([0.1, float("nan")], 1, "finite"), ([float("inf"), 1.0], 1, "finite"), ([[0.1, 0.2], [0.3, 0.4]], 1, "one-dim"),
+    ([0.1, 0.2], 0, "n must"), ([0.1, 0.2], 3, "1..2"), ([0.1, 0.2], 1.0, "n must"),
     ([0.1, 0.2], True, "n must"), ([], 1, "at least one"), (["a"], 1, "numbers"), ([[0.1], [0.2, 0.3]], 1, "numbers")])
 def test_expected_best_of_n_bad_arguments(values, n, match):
     with pytest.raises(InvalidArgumentError, match=match):
@@ -409,6 +410,11 @@ def test_bad_proxy_seconds(proxy_seconds, error):
         SearchProblem(synthetic_frame(n=20), dataset="synthetic", proxy_seconds=proxy_seconds)
 
 
+@pytest.mark.parametrize("seconds", [np.float32(0.25), np.float64(0.25), np.int64(1), 2])
+def test_proxy_seconds_of_any_real_number_type(seconds):
+    SearchProblem(synthetic_frame(n=20), dataset="synthetic", proxy_seconds={"snip": seconds})
+
+
 @pytest.mark.parametrize("name, params, match", [
     ("regularized_evolution", {"population_size": 0}, "population_size"),
     ("regularized_evolution", {"population_size": True}, "population_size"),
@@ -418,7 +424,7 @@ def test_bad_proxy_seconds(proxy_seconds, error):
     ("zero_cost_evolution", {"n_candidates": 0}, "n_candidates"),
     ("zero_cost", {"n_candidates": True}, "n_candidates"), ("zero_cost", {"top_k": 0}, "top_k"),
     ("surrogate", {"n_init": False}, "n_init"), ("surrogate", {"pool_size": -5}, "pool_size"),
-    ("surrogate", {"proxies": "snip"}, "proxies")])
+    ("surrogate", {"proxies": "snip"}, "proxies"), ("local_search", {"first_improvement": "x"}, "first_improvement")])
 def test_bad_searcher_parameters_fail_when_the_search_starts(problem, name, params, match):
     searcher = make_searcher(name, **params)  # constructors only store parameters (scikit-learn style)
     assert searcher.get_params()[next(iter(params))] == next(iter(params.values()))

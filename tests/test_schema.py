@@ -140,3 +140,32 @@ def test_units_import_without_revisions():
     code = "import sys, builders.units; print('builders.revisions' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_torch_free_kernel_list_is_the_registry():
+    pytest.importorskip("torch")
+    import hytasbench.proxies as proxies
+
+    built_in = [n for n in proxies.available() if proxies.get(n).reduce.__module__.startswith("hytasbench.proxies")]
+    assert sorted(schema.KERNELS) == sorted(built_in)
+
+
+def test_a_reader_without_the_kernels_knows_a_kernel_is_a_proxy(tmp_path):
+    """Without hytasbench.proxies imported, a table lacking a registered kernel lacks a proxy
+    (None / False), while a typo is still an error."""
+    code = (
+        "import sys, pandas as pd\n"
+        "from hytasbench import Benchmark, space\n"
+        "from hytasbench.errors import UnknownFieldError\n"
+        "from hytasbench.tables import write_table_set\n"
+        "a = space.parse(1)\n"
+        "f = pd.DataFrame([{'arch': str(a), 'dataset': 'ksc', 'source': 't', 'run': 0, 'metric_oa': 0.5}])\n"
+        f"write_table_set({str(tmp_path)!r}, {{'ksc': f}}, source='t', protocol='p', description='d')\n"
+        f"b = Benchmark(source={str(tmp_path)!r})\n"
+        "assert b.has(1, 'ksc', 'meco') is False and b.query(1, 'ksc')['reg_swap'] is None\n"
+        "assert b.proxy_seconds('ksc', 'gradsign') is None and b.proxy_seconds('ksc', 'az_nas') is None\n"
+        "try:\n    b.has(1, 'ksc', 'mecoo')\nexcept UnknownFieldError:\n    pass\nelse:\n    raise SystemExit('typo accepted')\n"
+        "assert 'torch' not in sys.modules and 'hytasbench.proxies' not in sys.modules\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**__import__("os").environ, "HYTASBENCH_CACHE": str(tmp_path / "cache")})
+    assert out.returncode == 0, out.stderr[-2000:]

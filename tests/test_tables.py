@@ -62,7 +62,7 @@ def test_integer_columns_get_the_schema_types_whoever_writes(tmp_path):
 
 
 @pytest.mark.parametrize("col,bad", [("run", [0.5, 0, 0, 0]), ("seed", ["a", "b", "c", "d"]),
-                                     ("depth", [4, 7, 10, 2 ** 20])])
+                                     ("depth", [4, 7, 10, 2 ** 20]), ("seed", [False] * 4), ("run", ["0"] * 4)])
 def test_a_non_integer_in_an_integer_column_is_refused_before_writing(tmp_path, col, bad):
     f = frame(4)
     f[col] = bad

@@ -31,12 +31,11 @@ class RegularizedEvolution(Searcher):
         self.population_size = population_size
         self.sample_size = sample_size
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         check_int(self.population_size, "population_size", minimum=1, error=InvalidSettingError)
         check_int(self.sample_size, "sample_size", minimum=1, maximum=self.population_size, error=InvalidSettingError)
 
     def reset(self, space: TabulatedSpace, rng: np.random.Generator) -> None:
-        self._check_params()
         self._space = space
         self._rng = random.Random(int(rng.integers(2 ** 63)))  # fast scalar draws, seeded from rng
         self._seen: Set[int] = set()
@@ -88,8 +87,8 @@ class ProxyWarmStartEvolution(RegularizedEvolution):
     def required_proxies(self) -> Tuple[str, ...]:
         return (self.proxy,)
 
-    def _check_params(self) -> None:
-        super()._check_params()
+    def check_params(self) -> None:
+        super().check_params()
         check_int(self.n_candidates, "n_candidates (None: all)", minimum=1, error=InvalidSettingError, optional=True)
 
     def reset(self, space: TabulatedSpace, rng: np.random.Generator) -> None:

@@ -143,8 +143,8 @@ class SurrogateProblem:
         ``data_root``: where live proxies find the dataset files (default: $HYTASBENCH_DATA, the cache)."""
         from ..surrogate import DEFAULT_MODEL, surrogate_for
 
-        sur = surrogate_for(bench, dataset, source=source, model=model or DEFAULT_MODEL)
-        name = source or bench.default_source
+        sur = surrogate_for(bench, dataset, source=source, model=DEFAULT_MODEL if model is None else model)
+        name = bench._source_name(source)
         costs = {p: bench.proxy_seconds(sur.dataset, p, source=name) for p in ORIENTATION if p not in ANALYTIC}
         costs.update(proxy_seconds or {})
         best = float(np.nanmax(bench.frame(sur.dataset, source=name)["metric_oa"].to_numpy(float)))

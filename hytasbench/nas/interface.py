@@ -64,9 +64,10 @@ class Searcher(ABC):
     def tell(self, query: Query, value: float) -> None:
         """The result of the last query (OA as a fraction, or the raw proxy score)."""
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         """Raise InvalidSettingError for a bad parameter. Constructors only store parameters
-        (scikit-learn style): :func:`~hytasbench.nas.run_search` calls this before anything else."""
+        (scikit-learn style): :func:`~hytasbench.nas.run_search` calls this before anything else
+        (call it yourself before ``reset`` when driving a searcher by hand)."""
 
     def required_proxies(self) -> Tuple[str, ...]:
         """Proxies this searcher will ask for, so the runner can check costs before starting."""

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Set
 
 import numpy as np
 
+from ..errors import InvalidSettingError, short_repr
 from .interface import Query, Searcher, train
 from .pool import UnseenPool
 from .space_view import TabulatedSpace
@@ -23,6 +24,10 @@ class LocalSearch(Searcher):
 
     def __init__(self, first_improvement: bool = True):
         self.first_improvement = first_improvement
+
+    def check_params(self) -> None:
+        if not isinstance(self.first_improvement, bool):
+            raise InvalidSettingError(f"first_improvement must be True or False, got {short_repr(self.first_improvement)}")
 
     def reset(self, space: TabulatedSpace, rng: np.random.Generator) -> None:
         self._space = space

@@ -8,6 +8,7 @@ candidate set, and a warning says how many.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
 
@@ -81,7 +82,7 @@ class SearchProblem:
         for name, value in given.items():
             if name not in columns:
                 raise UnknownFieldError(name, sorted(columns), kind="proxy (in proxy_seconds)")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
                 raise MissingCostError(f"proxy_seconds[{name!r}] must be a finite number >= 0 (not a bool), "
                                        f"got {short_repr(value)}")
         for name in columns:

@@ -47,12 +47,15 @@ def expected_best_of_n(values: np.ndarray, n: int) -> OrderStatistic:
     care because tied values are equal whichever of them is "the" maximum.
     """
     try:
-        v = np.sort(np.asarray(values, dtype=float).reshape(-1))
+        v = np.asarray(values, dtype=float)
     except (TypeError, ValueError):
         raise InvalidArgumentError(f"values must be a sequence of numbers, got {short_repr(values)}") from None
+    if v.ndim != 1:
+        raise InvalidArgumentError(f"values must be one-dimensional, got shape {v.shape}")
+    v = np.sort(v)
     size = len(v)
-    if np.isnan(v).any():
-        raise InvalidArgumentError("values must not contain NaN (leave untrained architectures out)")
+    if not np.isfinite(v).all():
+        raise InvalidArgumentError("values must be finite numbers (leave untrained architectures out)")
     if size == 0:
         raise InvalidArgumentError("values must hold at least one number")
     n = check_int(n, "n", minimum=1, maximum=size)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..arguments import check_int, check_seed, check_seeds, is_integer
 from ..errors import ArchitectureNotInTableError, InvalidBudgetError, MissingCostError
-from .interface import SCORE, TRAIN, Query, Searcher
+from .interface import TRAIN, Query, Searcher
 from .problem import SearchProblem
 
 DEFAULT_MAX_STEPS = 1_000_000
@@ -113,7 +113,7 @@ def run_search(searcher: Searcher, problem: SearchProblem, budget: Budget, seed:
         raise InvalidBudgetError(f"budget must be a hytasbench.nas.Budget, got {type(budget).__name__}")
     seed = check_seed(seed)
     _check_workers(n_workers)
-    searcher._check_params()
+    searcher.check_params()
     problem.check_proxies(searcher.required_proxies())
     searcher.reset(problem.space, np.random.default_rng(seed))
     evaluate = problem.oracle()

@@ -34,7 +34,7 @@ class SurrogateSearch(Searcher):
     def required_proxies(self) -> Tuple[str, ...]:
         return tuple(self.proxies)
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         for name in ("n_init", "batch_size", "n_estimators"):
             check_int(getattr(self, name), name, minimum=1, error=InvalidSettingError)
         check_int(self.pool_size, "pool_size (None: all)", minimum=1, error=InvalidSettingError, optional=True)
@@ -42,7 +42,6 @@ class SurrogateSearch(Searcher):
             raise InvalidSettingError(f"proxies must be a non-empty list of proxy names, got {self.proxies!r}")
 
     def reset(self, space: TabulatedSpace, rng: np.random.Generator) -> None:
-        self._check_params()
         self._space = space
         self._rng = rng
         self._pool = rng.permutation(space.n)[:self.pool_size]

@@ -77,12 +77,11 @@ class ZeroCostRanking(Searcher):
     def required_proxies(self) -> Tuple[str, ...]:
         return (self.proxy,)
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         check_int(self.n_candidates, "n_candidates (None: all)", minimum=1, error=InvalidSettingError, optional=True)
         check_int(self.top_k, "top_k", minimum=1, error=InvalidSettingError, optional=True)
 
     def reset(self, space: TabulatedSpace, rng: np.random.Generator) -> None:
-        self._check_params()
         self._screen = ProxyScreen(space, rng, self.proxy, self.n_candidates)
         self._ranked: Optional[List[int]] = None
 
