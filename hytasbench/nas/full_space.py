@@ -23,6 +23,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..arguments import check_int
 from ..errors import InvalidArgumentError, InvalidSampleError, MissingCostError, UnknownFieldError, require
 from ..schema import ORIENTATION, SIZE_PROXIES, orientation
 from ..space import Arch, ArchLike, mutate, neighbours, parse, sample
@@ -37,10 +38,8 @@ class FullSpace:
     """Every architecture of the space, positions handed out as searchers reach them."""
 
     def __init__(self, dataset: str, n: int = DEFAULT_POOL, seed: int = 0):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-            raise InvalidSampleError(f"the random pool needs at least 2 architectures, got {n!r}")
         self.dataset = dataset
-        self.n = n
+        self.n = check_int(n, "the random pool's size", minimum=2, error=InvalidSampleError)
         self.proxies: Tuple[str, ...] = tuple(ORIENTATION)
         self.archs: List[Arch] = []
         self._index: Dict[Arch, int] = {}
