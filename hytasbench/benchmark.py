@@ -303,7 +303,8 @@ class Benchmark:
         """
         from .surrogate import DEFAULT_MODEL, surrogate_for
 
-        return surrogate_for(self, dataset, source=source, model=DEFAULT_MODEL if model is None else model).predict(arch)
+        a = parse(arch)  # a bad architecture is reported before the (costly) fit, whatever the table
+        return surrogate_for(self, dataset, source=source, model=DEFAULT_MODEL if model is None else model).predict(a)
 
     def has(self, arch: ArchLike, dataset: str, field: Optional[str] = None, *, source: Optional[str] = None,
             protocol: Optional[str] = None) -> bool:

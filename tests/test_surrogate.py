@@ -13,8 +13,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from hytasbench import Benchmark
-from hytasbench.errors import (MissingCostError, NoAccuracyError, UnknownDatasetError, UnknownFieldError,
-                               UnknownSourceError)
+from hytasbench.errors import (InvalidArchitectureError, MissingCostError, NoAccuracyError, UnknownDatasetError,
+                               UnknownFieldError, UnknownSourceError)
 from hytasbench.nas import TRAIN, Budget, make_searcher, run_many, run_search
 from hytasbench.nas.full_space import SurrogateProblem
 from hytasbench.space import Arch, hytas2000, parse, sample
@@ -242,6 +242,9 @@ def test_errors_are_typed(bench, tmp_path):
     tiny = Benchmark(source=_write(tmp_path / "tiny", n=10, name="tiny"))
     with pytest.raises(NoAccuracyError, match="at least"):
         tiny.predict(1, "indian_pines")
+    # the architecture is the first thing checked: its error, not the table's, whatever the table
+    with pytest.raises(InvalidArchitectureError, match="embed_dim"):
+        tiny.predict("e99-h3333-r6666", "indian_pines")
 
 
 def test_querying_the_surrogate_imports_no_torch(bench, made, _cache):
