@@ -68,13 +68,22 @@ def make_name(base: str, switches: Tuple[str, ...] = (), custom: List[Tuple[str,
     """The name of a base with switches (put in canonical order) and other deviations."""
     if base not in BASES:
         raise InvalidProtocolError(f"unknown protocol base {base!r}", BASES)
-    unknown = [s for s in switches if s not in SWITCHES]
-    if unknown:
-        raise InvalidProtocolError(f"unknown protocol switch(es) {unknown}", SWITCHES)
+    check_switches(switches, f"switches {list(switches)}")
     name = base + "".join("+" + s for s in SWITCHES if s in switches)
     if custom:
         name += "+custom(" + ",".join(f"{k}={v}" for k, v in custom) + ")"
     return name
+
+
+def check_switches(switches: Tuple[str, ...], where: str) -> None:
+    """Refuse unknown switches, and a repeated one: each is on or off, so ``+lag+lag`` is a typo
+    that must not pass as ``+lag`` (nor get a name and key of its own)."""
+    unknown = [s for s in switches if s not in SWITCHES]
+    if unknown:
+        raise InvalidProtocolError(f"unknown switch(es) {unknown} in {where}", SWITCHES)
+    repeated = sorted({s for s in switches if switches.count(s) > 1})
+    if repeated:
+        raise InvalidProtocolError(f"switch(es) {repeated} repeated in {where}; give each switch once", SWITCHES)
 
 
 _NAME = re.compile(r"(?P<base>[a-z0-9-]+?)(?P<switches>(\+[a-z0-9-]+)*)(\+custom\((?P<custom>.*)\))?")
@@ -90,9 +99,7 @@ def parse(name: str) -> ProtocolParts:
         raise InvalidProtocolError(f"cannot read protocol name {name!r}", BASES + tuple("+" + s for s in SWITCHES))
     base = m.group("base")
     switches = tuple(s for s in m.group("switches").split("+") if s)
-    bad = [s for s in switches if s not in SWITCHES]
-    if bad:
-        raise InvalidProtocolError(f"unknown switch(es) {bad} in protocol name {name!r}", SWITCHES)
+    check_switches(switches, f"protocol name {name!r}")
     custom: List[Tuple[str, str]] = []
     for item in filter(None, (m.group("custom") or "").split(",")):
         key, _, value = item.partition("=")

@@ -43,6 +43,27 @@ def test_names_say_which_emulation():
         assert TrainConfig.for_protocol(name).protocol_name() == name
 
 
+def test_a_repeated_switch_is_refused_not_collapsed():
+    for name in ("hytas-sampler+lag+lag", "hytasbench-v1+caf8+lag+caf8"):
+        with pytest.raises(InvalidProtocolError, match="repeated"):
+            protocols.parse(name)
+    with pytest.raises(InvalidProtocolError, match="repeated"):
+        protocols.make_name(protocols.HYTAS_SAMPLER, ("lag", "lag"))
+
+
+def test_switches_apply_under_the_hytasbench_v1_base(toy280):
+    """A switch on our base is a real protocol: the trainer applies each (the schedule lag, eight
+    fusions, the epoch-seeded order), so the name is kept, not refused."""
+    name = "hytasbench-v1+lag+caf8+epoch-order"
+    r = _run(name, toy280, epochs=2)
+    assert r.protocol == name + "+custom(epochs=2,batch_size=16,test_subset=10)"
+    assert [h["lr"] for h in r.history] == pytest.approx([1e-6, 1e-6])
+    assert r.params == count_params(build_model(TINY, 6, 3, 3, fusions=8))
+    cfg = TrainConfig.for_protocol(name)
+    assert (cfg.epoch_sampler, cfg.epoch_seeded_order) == ("epoch", True)
+    assert epoch_generator(cfg, 1, torch.Generator().manual_seed(7)).initial_seed() == 1
+
+
 def test_older_names_stay_readable():
     assert protocols.canonical("hytasbench-v1+custom(epoch_sampler=hytas)") == "hytas-sampler"
     assert protocols.canonical("hytasbench-v1+custom(epochs=1,batch_size=16,test_subset=10,epoch_sampler=hytas)") \
