@@ -115,15 +115,27 @@ def _extensions() -> Dict[str, Callable[[], Callable[[Any], None]]]:
             "predict": loader("hytasbench.surrogate.cli")}
 
 
+#: Exit status of a command refused for bad input (argparse's own for a bad option).
+EXIT_USAGE = 2
+
+
+def reporting_errors(command: Callable[..., int], *args: Any) -> int:
+    """``command(*args)``, with a typed error (bad input: hytasbench.errors) reported as one line
+    ``error: ...`` and exit status 2: a user is told what was wrong and what is allowed, not shown
+    a traceback. ``hytasbench``, ``python -m hytasbench.train`` and ``python -m builders.build`` run
+    their bodies through this."""
+    try:
+        return command(*args)
+    except HytasError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(command).parse_args(argv)
-    try:
-        return args.func(args)
-    except HytasError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return reporting_errors(args.func, args)
 
 
 if __name__ == "__main__":

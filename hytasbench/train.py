@@ -42,8 +42,12 @@ from .datasets.samples import PatchSampler
 from .devices import device_name
 from .metrics import summarize
 from . import checkpoint, protocols
-from .errors import InvalidProtocolError
+from .arguments import MAX_SEED, check_int, check_seed
+from .cli import reporting_errors
+from .datasets.specs import canonical_name
+from .errors import InvalidArgumentError, InvalidProtocolError, short_repr
 from .model import SubNet, build_model, count_flops, count_params, spectralformer_reference, vit_reference
+from .paths import writable_file
 from .protocols import (HYTAS_SAMPLER, HYTAS_SAMPLER_FULL, HYTAS_SAMPLER_SINGLE, PROTOCOL,  # noqa: F401
                         SWITCHES)
 from .space import ArchLike, parse
@@ -107,14 +111,19 @@ class TrainConfig:
         return cls(**{**protocols.switch_fields(name), **settings})
 
     def validate(self) -> None:
-        """Raise InvalidProtocolError for settings the trainer cannot run."""
+        """Raise InvalidProtocolError for protocol settings the trainer cannot run and
+        InvalidArgumentError for a bad run setting (seed, device, threads), before anything is
+        set up: a library caller gets the CLI's typed errors, not numpy's or torch's mid-run."""
         if self.epoch_sampler not in ("epoch", "hytas"):
             raise InvalidProtocolError(f"epoch_sampler {self.epoch_sampler!r}", ("epoch", "hytas"))
         if self.caf_fusions not in (None, 8):
             raise InvalidProtocolError(f"caf_fusions {self.caf_fusions!r}", (None, 8))
         for name in ("epochs", "batch_size", "eval_every", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise InvalidProtocolError(f"{name} must be at least 1, got {getattr(self, name)}")
+            check_int(getattr(self, name), name, 1, error=InvalidProtocolError)
+        check_int(self.test_subset, "test_subset", 1, error=InvalidProtocolError, optional=True)
+        check_seed(self.seed)  # what numpy's and torch's generators take
+        check_int(self.threads, "threads", 1, optional=True)
+        resolve_device(self.device)
 
 
 @dataclass
@@ -164,9 +173,20 @@ def lr_at(epoch: int, cfg: TrainConfig) -> float:
 
 
 def resolve_device(name: str) -> torch.device:
+    """The device of a ``device`` setting: 'auto' (CUDA when available), 'cpu', or a CUDA device
+    this machine has; InvalidArgumentError otherwise (other device types: the trainer's autocast,
+    scaler and provenance know CPU and CUDA only)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    n = torch.cuda.device_count()
+    try:
+        device = torch.device(name) if isinstance(name, str) else None
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda") or (device.type == "cuda" and (device.index or 0) >= n):
+        raise InvalidArgumentError(f"device {short_repr(name)} is not a device of this machine; allowed: auto, cpu"
+                                   + (f", cuda, cuda:0..{n - 1}" if n else " (torch sees no CUDA device)"))
+    return device
 
 
 def reference_name(arch: object) -> Optional[str]:
@@ -175,17 +195,26 @@ def reference_name(arch: object) -> Optional[str]:
     return name if name in REFERENCES else None
 
 
+def check_arch(arch: ArchLike, caf_fusions: Optional[int] = None) -> Optional[str]:
+    """The reference model ``arch`` names, or None for an architecture of the space (which must
+    parse); ``caf_fusions`` (the ``caf8`` switch) only applies to the space's architectures, whose
+    fusions upstream's supernet fixed. Needs no data, so the CLI checks it before loading any."""
+    ref = reference_name(arch)
+    if ref is None:
+        parse(arch)
+    elif caf_fusions is not None:
+        raise InvalidProtocolError(f"the caf8 switch applies to HyTAS subnets, not to the {ref} reference",
+                                   (PROTOCOL, HYTAS_SAMPLER))
+    return ref
+
+
 def make_model(arch: Union[ArchLike, SubNet], data: HSIData, drop_path: float,
                caf_fusions: Optional[int] = None) -> SubNet:
-    """A fresh model of a space architecture or a reference; ``caf_fusions`` (the ``caf8`` switch)
-    only applies to architectures of the space, whose fusions upstream's supernet fixed."""
+    """A fresh model of a space architecture or a reference (checked by :func:`check_arch`)."""
     if isinstance(arch, SubNet):
         return arch
-    ref = reference_name(arch)
+    ref = check_arch(arch, caf_fusions)
     if ref is not None:
-        if caf_fusions is not None:
-            raise InvalidProtocolError(f"the caf8 switch applies to HyTAS subnets, not to the {ref} reference",
-                                       (PROTOCOL, HYTAS_SAMPLER))
         return REFERENCES[ref](data.bands, data.num_classes, data.band_patch, drop_path)
     return build_model(arch, data.bands, data.num_classes, data.band_patch, drop_path, caf_fusions)
 
@@ -283,6 +312,7 @@ def train_and_evaluate(arch: Union[ArchLike, SubNet], data: HSIData, config: Opt
     killed run of the same architecture, data and config continues (hytasbench.checkpoint);
     removed when the run finishes. ``train_seconds`` then adds up the wall time of every segment."""
     cfg = config or TrainConfig()
+    cfg.validate()
     threads = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -309,7 +339,6 @@ def training_pixels(data: HSIData, cfg: TrainConfig) -> Tuple[np.ndarray, np.nda
 
 
 def _run(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig, ckpt: Optional[Path]) -> TrainResult:
-    cfg.validate()
     device = resolve_device(cfg.device)
     amp = cfg.amp and device.type == "cuda"
     torch.manual_seed(cfg.seed)
@@ -389,7 +418,7 @@ def parser() -> argparse.ArgumentParser:
                    + ", ".join(REFERENCES))
     p.add_argument("--dataset", required=True)
     p.add_argument("--epochs", type=int, default=d.epochs, help="default %(default)s")
-    p.add_argument("--seed", type=int, default=d.seed, help="default %(default)s")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"0..{MAX_SEED}, default %(default)s")
     p.add_argument("--split-seed", type=int, default=None, help="random split seed (Salinas, KSC); default 0")
     p.add_argument("--root", default=None, help="data root (default $HYTASBENCH_DATA or <cache>/datasets)")
     p.add_argument("--download", action="store_true", help="fetch missing files that have a public URL")
@@ -413,15 +442,26 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    a = parser().parse_args(argv)
-    if reference_name(a.arch) is None:
-        parse(a.arch)  # fail fast on a bad architecture
-    fields = protocols.switch_fields(a.protocol)  # fail fast on a bad protocol name
+    """The CLI: a bad argument is one line ``error: ...`` and exit status 2 (hytasbench.cli)."""
+    return reporting_errors(_main, parser().parse_args(argv))
+
+
+def _main(a: argparse.Namespace) -> int:
+    fields = protocols.switch_fields(a.protocol)
     if a.epoch_sampler:
         fields["epoch_sampler"] = a.epoch_sampler
-    data = open_dataset(a.dataset, a.root, synthetic=a.synthetic, split_seed=a.split_seed, download=a.download)
     cfg = TrainConfig(epochs=a.epochs, seed=a.seed, device=a.device, threads=a.threads, eval_every=a.eval_every,
                       batch_size=a.batch_size, test_subset=a.test_subset, progress=a.progress, **fields)
+    # every argument is checked before any data is loaded, and the outputs before hours of training
+    cfg.validate()
+    check_arch(a.arch, cfg.caf_fusions)
+    canonical_name(a.dataset)
+    if a.split_seed is not None:
+        check_seed(a.split_seed, "--split-seed")
+    for option in ("out", "checkpoint"):
+        if getattr(a, option) is not None:
+            writable_file(getattr(a, option), f"--{option}")
+    data = open_dataset(a.dataset, a.root, synthetic=a.synthetic, split_seed=a.split_seed, download=a.download)
     result = train_and_evaluate(a.arch, data, cfg, checkpoint=a.checkpoint)
     text = json.dumps(result.to_dict(), indent=1)
     if a.out:  # atomically: a killed run leaves no half-written result for a resuming runner

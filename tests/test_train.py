@@ -4,6 +4,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,7 +14,9 @@ import torch
 
 from hytasbench.datasets.load import HSIData, load_dataset
 from hytasbench.datasets.synthetic import synthetic_cube
+from hytasbench.errors import InvalidArgumentError, InvalidProtocolError
 from hytasbench.model import build_model, count_flops, count_params, vit_reference
+from conftest import REPO
 from hytasbench.train import PROTOCOL, TrainConfig, lr_at, main, param_groups, pick_test_pixels, train_and_evaluate
 
 TINY = "e32-h4534-r1412"  # HyTAS-2000 id 397, the smallest by FLOPs
@@ -115,9 +120,49 @@ def test_cli_writes_a_self_describing_json(tmp_path, shared_datasets):
     assert r["protocol"] == f"{PROTOCOL}+custom(epochs=1,test_subset=200)"
 
 
-def test_cli_rejects_bad_architecture():
-    with pytest.raises(ValueError, match="invalid architecture"):
-        main(["--arch", "e33-h3333-r1111", "--dataset", "ip"])
+@pytest.mark.parametrize("bad,message", [
+    (["--arch", "0"], "invalid architecture"), (["--arch", "e33-h3333-r1111"], "invalid architecture"),
+    (["--dataset", "bogus"], "unknown dataset 'bogus'"), (["--protocol", "bogus"], "cannot read protocol"),
+    (["--protocol", "hytas-sampler+lag+lag"], "['lag'] repeated"), (["--epochs", "0"], "epochs must be"),
+    (["--batch-size", "0"], "batch_size must be"), (["--eval-every", "-1"], "eval_every must be"),
+    (["--seed", "-1"], "seed must be an integer in 0..4294967295, got -1"),
+    (["--seed", "99999999999"], "seed must be an integer in 0..4294967295"),
+    (["--split-seed", "-1"], "--split-seed must be"), (["--test-subset", "-3"], "test_subset must be"),
+    (["--device", "bogus"], "device 'bogus'"), (["--threads", "0"], "threads must be"),
+    (["--arch", "spectralformer", "--protocol", "hytas-sampler+caf8"], "caf8 switch"), (["--out", "."], "is a folder"),
+])
+def test_cli_refuses_bad_arguments_before_loading_data(bad, message, tmp_path, capsys):
+    """One line ``error: ...`` and exit status 2, with the argument's own error: the data root is
+    empty, so an argument checked only after loading would fail on the missing files instead."""
+    assert main(["--arch", TINY, "--dataset", "ip", "--root", str(tmp_path), "--epochs", "1", *bad]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+
+
+def test_cli_reports_missing_data_without_a_traceback(tmp_path):
+    """The real command, as a user runs it: the typed error of the missing files, no traceback."""
+    res = subprocess.run([sys.executable, "-m", "hytasbench.train", "--arch", TINY, "--dataset", "ip", "--root",
+                          str(tmp_path)], cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and res.stderr.startswith("error: ") and "Traceback" not in res.stderr, res.stderr
+    assert "indian_pines" in res.stderr
+
+
+@pytest.mark.parametrize("setting,error,message", [
+    ({"seed": -1}, InvalidArgumentError, "seed must be an integer in 0..4294967295"),
+    ({"seed": 2 ** 32}, InvalidArgumentError, "seed must be"), ({"seed": 1.5}, InvalidArgumentError, "seed must be"),
+    ({"threads": 0}, InvalidArgumentError, "threads must be"), ({"device": "bogus"}, InvalidArgumentError, "bogus"),
+    ({"device": "cuda:99"}, InvalidArgumentError, "cuda:99"),
+    ({"test_subset": -3}, InvalidProtocolError, "test_subset must be"),
+    ({"test_subset": 0}, InvalidProtocolError, "test_subset must be"),
+])
+def test_library_callers_get_typed_errors_for_bad_settings(setting, error, message):
+    """train_and_evaluate checks the config first: the same typed errors as the CLI, and nothing
+    changed (the thread count) before the refusal."""
+    threads = torch.get_num_threads()
+    with pytest.raises(error, match=message):
+        train_and_evaluate(TINY, _toy(), TrainConfig(epochs=1, **{"device": "cpu", "threads": 1, **setting}))
+    assert torch.get_num_threads() == threads
 
 
 def test_learns_on_a_toy_scene(toy280):
@@ -166,5 +211,5 @@ def test_hytas_epoch_order():
     assert r.protocol == "hytas-sampler+custom(epochs=1,batch_size=16,test_subset=10)"
     with pytest.raises(ValueError, match="epoch_sampler"):
         train_and_evaluate(TINY, _toy(), TrainConfig(epochs=1, epoch_sampler="nope"))
-    with pytest.raises(ValueError, match="epochs must be at least 1"):
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1"):
         train_and_evaluate(TINY, _toy(), TrainConfig(epochs=0))
