@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from hytasbench import durations, space
+from hytasbench.arguments import check_seeds
 from hytasbench.byop import UserProxy
 from hytasbench.cache import tables_dir
+from hytasbench.cli import reporting_errors
 from hytasbench.datasets.specs import DATASETS, canonical_name
 from hytasbench.errors import BuildError, HytasError
 from hytasbench.schema import SIZE_PROXIES
@@ -60,19 +62,25 @@ def parse_ints(text: str, what: str) -> List[int]:
     return list(dict.fromkeys(out))
 
 
-def parse_datasets(text: str) -> List[str]:
+def parse_datasets(text: str, what: str = "--datasets") -> List[str]:
+    """'all' or comma-separated names (aliases too); none at all is refused, not a build of nothing."""
     if text.strip().lower() == "all":
         return list(DATASETS)
     try:
-        return list(dict.fromkeys(canonical_name(d) for d in text.split(",") if d.strip()))
+        names = list(dict.fromkeys(canonical_name(d) for d in text.split(",") if d.strip()))
     except HytasError as exc:
         raise BuildError(str(exc)) from None
+    if not names:
+        raise BuildError(f"{what} {text!r}: no dataset given; allowed: all, or names among {', '.join(DATASETS)}")
+    return names
 
 
 def parse_kinds(text: str) -> List[str]:
     """'all', 'both' (proxies and train), or a list of kinds; cost is always included (cheap, and
     every row needs params and FLOPs)."""
     words = {w.strip().lower() for w in text.split(",") if w.strip()}
+    if not words:
+        raise BuildError(f"--kind {text!r}: no kind given; allowed: all, both, {', '.join(KINDS)}")
     kinds = {"cost"}
     for w in words:
         if w == "all":
@@ -203,12 +211,8 @@ def _estimates(wd: Any, units: Sequence[Unit], done: set, per_kind: int = 50) ->
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        return _main(args, argv if argv is not None else sys.argv[1:])
-    except HytasError as exc:  # a bad option (architecture, dataset, shard, ...): say what is allowed
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    args = parser().parse_args(argv)  # a bad option (architecture, dataset, shard, ...): say what is allowed
+    return reporting_errors(_main, args, argv if argv is not None else sys.argv[1:])
 
 
 def check_options(args: argparse.Namespace) -> None:
@@ -268,15 +272,15 @@ class BuildPlan:
 def plan_build(args: argparse.Namespace, argv: List[str]) -> BuildPlan:
     """Check the options and select the units; seeds the work directory with the base's rows and
     the ingested training results, and forgets recorded failures with --retry-failed."""
-    from .ingest import ingest
+    from .ingest import read_results, store
     from .workdir import WorkDir
 
     check_options(args)
     datasets = parse_datasets(args.datasets)
     synthetic = [] if not args.synthetic.strip() else datasets if args.synthetic.strip().lower() == "all" \
-        else [d for d in parse_datasets(args.synthetic) if d in datasets]
+        else [d for d in parse_datasets(args.synthetic, "--synthetic") if d in datasets]
     kinds = parse_kinds(args.kind)
-    seeds = parse_ints(args.seeds, "seed")
+    seeds = check_seeds(parse_ints(args.seeds, "seed"), "--seeds", BuildError)
     archs = [str(a) for a in space.select(args.archs)]
     part = parse_shard(args.shard)
     if args.epochs is not None and args.epochs < 1:
@@ -311,6 +315,7 @@ def plan_build(args: argparse.Namespace, argv: List[str]) -> BuildPlan:
         check_attachable(Path(args.attach_to), Path(out), source, protocol)
     base = None if str(args.base).lower() == "none" else base_folder(args.base) if args.base else \
         (Path(out) if (Path(out) / "manifest.json").is_file() else None)
+    results, skipped = read_results(args.ingest) if args.ingest else ([], [])  # refused before anything is stored
     wd = WorkDir(args.work, stale_after=args.stale_after)
     kept: List[Unit] = []
     if base is not None:
@@ -323,7 +328,7 @@ def plan_build(args: argparse.Namespace, argv: List[str]) -> BuildPlan:
                        user.tag if user else DATA_FREE_TAG if args.data_free else "")
     notes = list(args.note)
     if args.ingest:
-        got, skipped = ingest(args.ingest, wd)
+        got = store(results, wd)
         keep = [u for u in got if u.dataset in datasets and u.fidelity == tag and (u.dataset in synthetic) == u.synthetic]
         if keep:
             sources = [wd.result(u.key) or {} for u in keep]

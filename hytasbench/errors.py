@@ -219,7 +219,7 @@ class TableContentError(TableError):
     run, an ``arch_id`` that is not its architecture); names the file, row and column."""
 
     def __init__(self, path: object, row: Optional[int], column: str, problem: str):
-        self.row, self.column = row, column
+        self.row, self.column, self.problem = row, column, problem
         where = f"row {row}, column {column}" if row is not None else f"column {column}"
         super().__init__(path, f"{where}: {problem}")
 

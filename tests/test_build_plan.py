@@ -2,6 +2,9 @@
 of unit runners, the one duration parser, and the train CLI's defaults from TrainConfig."""
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from builders import build
@@ -79,3 +82,64 @@ def test_train_cli_defaults_are_the_protocol():
     default = TrainConfig()
     for name in ("epochs", "seed", "device", "threads", "eval_every", "batch_size", "test_subset"):
         assert getattr(args, name) == getattr(default, name), name
+
+
+@pytest.mark.parametrize("option,message", [(["--datasets", ""], "--datasets '': no dataset given"),
+                                            (["--datasets", " , "], "no dataset given"),
+                                            (["--kind", ""], "--kind '': no kind given"),
+                                            (["--seeds", "99999999999"], "--seeds must be an integer in 0..4294967295")])
+def test_empty_selections_and_out_of_range_seeds_are_refused(tmp_path, option, message):
+    with pytest.raises(BuildError, match=re.escape(message)):
+        _plan(tmp_path, *option)
+    assert not (tmp_path / "w").exists()
+
+
+TRAINED = "e32-h4534-r1412"  # id 397
+
+
+def _result(folder, name="r.json", **changes) -> str:
+    """A training result as python -m hytasbench.train --out writes it (the fields ingest reads)."""
+    doc = {"arch": TRAINED, "dataset": "ksc", "seed": 0, "protocol": "hytasbench-v1", "oa": 0.9, "aa": 0.85,
+           "kappa": 0.88, "oa_best": 0.91, "class_acc": [0.8] * 13, "train_seconds": 12.5, "params": 1000,
+           "flops": 2000, "device": "cpu:test x1 threads", "synthetic": False, **changes}
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(json.dumps(doc))
+    return str(folder / name)
+
+
+def test_ingest_stores_results_and_ignores_checkpoints_and_logs(tmp_path):
+    folder = tmp_path / "results"
+    _result(folder)
+    (folder / "run.ckpt").write_bytes(b"\x80\x02binary")
+    (folder / "run.log").write_text("epoch 1")
+    (folder / "notes.json").write_text("{}")  # JSON, but no training result: skipped
+    plan = _plan(tmp_path, "--kind", "train", "--ingest", str(folder))
+    unit = next(u for u in plan.units if u.arch == TRAINED)
+    assert plan.wd.result(unit.key)["columns"]["metric_oa"] == 0.9
+
+
+@pytest.mark.parametrize("field,value", [("seed", "abc"), ("seed", -1), ("seed", 1.7), ("seed", 2 ** 32),
+                                         ("oa", 7.5), ("oa", "high"), ("kappa", -2), ("params", 1.7),
+                                         ("class_acc", [0.8] * 3), ("train_seconds", -1), ("dataset", "bogus"),
+                                         ("protocol", 5), ("synthetic", "no")])
+def test_ingest_refuses_a_bad_value_before_storing_anything(tmp_path, field, value):
+    """The good file sorts first: one bad file leaves the work directory unmade, not half-seeded
+    with a unit that would fail every later merge."""
+    folder = tmp_path / "results"
+    _result(folder, "a_good.json")
+    bad = _result(folder, "b_bad.json", **{field: value})
+    with pytest.raises(BuildError, match=re.escape(f"{bad}: field {field!r}")):
+        _plan(tmp_path, "--kind", "train", "--ingest", str(folder))
+    assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("content", ['{"arch": "e32-h45', "", "\xff"])
+def test_ingest_refuses_unparsable_json_and_missing_paths(tmp_path, content):
+    folder = tmp_path / "results"
+    _result(folder)
+    (folder / "half.json").write_bytes(content.encode("latin-1"))
+    with pytest.raises(BuildError, match=re.escape(f"{folder / 'half.json'}: not a readable JSON file")):
+        _plan(tmp_path, "--kind", "train", "--ingest", str(folder))
+    with pytest.raises(BuildError, match=re.escape(f"{tmp_path / 'nope.json'}: no such file or folder")):
+        _plan(tmp_path, "--kind", "train", "--ingest", str(tmp_path / "nope.json"))
+    assert not (tmp_path / "w").exists()
