@@ -40,6 +40,11 @@ def check_seed(value: Any, what: str = "seed", error: Type[HytasError] = Invalid
     return check_int(value, what, 0, MAX_SEED, error)
 
 
+def check_seed_count(value: Any, what: str = "seeds (a count)", error: Type[HytasError] = InvalidArgumentError) -> int:
+    """A number n of runs seeded 0..n-1: each must be a seed, so 1..2**32."""
+    return check_int(value, what, 1, MAX_SEED + 1, error)
+
+
 def check_seeds(values: Any, what: str = "seeds", error: Type[HytasError] = InvalidArgumentError) -> List[int]:
     """A non-empty list (or tuple, range, array) of seeds, each checked by :func:`check_seed`."""
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") or isinstance(values, dict):

@@ -225,8 +225,8 @@ class Benchmark:
             if rows is None:
                 raise ArchitectureNotInTableError(
                     a, view.dataset, view.source,
-                    "it is a valid architecture of the space; query(..., recompute=True) or score() computes "
-                    "proxies for it live")
+                    "it is a valid architecture of the space; in Python, Benchmark.query(..., recompute=True) "
+                    "or Benchmark.score() computes its proxies live")
         return rows
 
     def query(self, arch: ArchLike, dataset: str, *, source: Optional[str] = None, run: int = 0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import numbers
 import sys
 from typing import Any, Callable, Dict, List, Optional
 
@@ -17,9 +18,22 @@ def _bench(args: argparse.Namespace):
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
+    """``value`` with every NaN or infinite number (in lists and dicts too) as None: bare NaN and
+    Infinity are not JSON, and a value we do not have is absent."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        return float(value) if math.isfinite(value) else None
     return value
+
+
+def to_json(data: Any, indent: int = 2, default: Optional[Callable[[Any], Any]] = None) -> str:
+    """The JSON every ``--json`` prints: non-finite numbers as null (``_jsonable``), and never
+    a bare NaN or Infinity, whatever ``default`` makes of an unknown type."""
+    return json.dumps(_jsonable(data), indent=indent, default=default and (lambda v: _jsonable(default(v))),
+                      allow_nan=False)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -37,7 +51,7 @@ def cmd_info(args: argparse.Namespace) -> int:
                                 for p, e in (m.get("protocol_sets") or {}).items()},
         }
     if args.json:
-        print(json.dumps(out, indent=2))
+        print(to_json(out))
         return 0
     print(f"default source: {out['default_source']}")
     for src, info in out["sources"].items():
@@ -56,11 +70,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     bench = _bench(args)
     rec = bench.query(args.arch, args.dataset, run=args.run, protocol=args.protocol)
-    data = {k: _jsonable(v) for k, v in rec.to_dict().items()}
+    data = _jsonable(rec.to_dict())
     if args.fields:
-        data = {f: _jsonable(rec[f]) for f in args.fields}
+        data = _jsonable({f: rec[f] for f in args.fields})
     if args.json:
-        print(json.dumps(data, indent=2))
+        print(to_json(data))
         return 0
     print(f"{rec.arch}  (id {rec.arch.id}, depth {rec.arch.depth}) on {rec['dataset']}, source {rec['source']}, "
           f"protocol {rec['protocol']}, run {rec['run']}")

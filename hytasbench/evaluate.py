@@ -200,7 +200,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _cmd(args: Any) -> int:
-    import json
+    from .cli import to_json
 
     if args.n_boot < 0:
         raise BuildError(f"--n-boot must be >= 0, got {args.n_boot}")
@@ -213,7 +213,7 @@ def _cmd(args: Any) -> int:
     ev.summary.to_csv(Path(args.out) / "evaluation.csv", index=False)
     (Path(args.out) / "evaluation.md").write_text(ev.to_markdown())
     if args.json:
-        print(json.dumps(ev.summary.to_dict(orient="records"), indent=1, default=str))
+        print(to_json(ev.summary.to_dict(orient="records"), indent=1, default=str))
     else:
         print(ev.to_markdown())
     failed = int(ev.scores["error"].notna().sum())

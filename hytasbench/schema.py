@@ -65,6 +65,14 @@ INTEGER_TYPES: Dict[str, str] = {"arch_id": "int64", "depth": "int16", "embed_di
 DECLARED: Dict[str, int] = {}
 
 
+def scored_layer_count(depth: int) -> int:
+    """Entries of a ``proxy_<name>__layers`` list for an architecture of ``depth`` blocks: the Linear
+    layers the kernels score (hytasbench.model.scored_layers: the patch embedding, qkv, proj, fc1 and
+    fc2 of each block, the head). Here, torch-free, so that table validation knows it;
+    tests/test_model.py checks it against the model."""
+    return 4 * depth + 2
+
+
 def metric_column(name: str) -> str:
     return METRIC_PREFIX + name
 

@@ -129,7 +129,7 @@ class TableSet:
                 table = self._parsed(dataset)
                 # to_pylist, not to_numpy: pyarrow's to_numpy imports pandas
                 cached = {c: table.column(c).to_pylist() for c in table.column_names}
-                validate_columns(cached, fpath, dataset, source, protocol)
+                validate_columns(cached, fpath, dataset, source, protocol, _types(table))
                 _write_index(meta, claim, cached)
             self._columns[dataset] = cached
         return self._columns[dataset]
@@ -185,6 +185,11 @@ def _write_index(meta: Dict[str, Any], claim: bytes, columns: Dict[str, list]) -
         atomic_write_bytes(_index_path(meta), _index_header(meta, claim, payload) + payload)
     except (OSError, ValueError):
         pass  # a read-only cache only costs speed: the table is then validated once per process
+
+
+def _types(table) -> Dict[str, str]:
+    """Column -> its Arrow type's name, for validate_columns (which stays pyarrow-free)."""
+    return {field.name: str(field.type) for field in table.schema}
 
 
 def _to_arrow(data: Any, dataset: str):
@@ -259,7 +264,8 @@ def _write_locked(root: Path, tables: Mapping[str, Any], source: str, protocol: 
         meta = {"dataset": dataset, "sha256": digest, "bytes": len(blob), "rows": table.num_rows,
                 "columns": table.column_names}
         columns = {c: table.column(c).to_pylist() for c in table.column_names}
-        validate_columns(columns, root / name, dataset, source, protocol)  # never write what loading would refuse
+        # never write what loading would refuse
+        validate_columns(columns, root / name, dataset, source, protocol, _types(table))
         _write_index(meta, _claim(dataset, source, protocol), columns)
         blobs[name] = (blob, meta)
     listed_before = previous.get("files")

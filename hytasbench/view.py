@@ -9,7 +9,8 @@ from typing import Any, Dict, List, Optional
 
 from . import ensembles
 from .errors import UnknownFieldError
-from .schema import KIND_PREFIXES, PROVENANCE_COLUMNS, PROXY_PREFIX, error_reason, proxy_column, proxy_error_column
+from .schema import (KIND_PREFIXES, PROVENANCE_COLUMNS, PROXY_PREFIX, error_reason, proxy_column, proxy_error_column,
+                     short_names)
 
 
 
@@ -90,6 +91,11 @@ class TableView:
         lacks (``known_absent``); UnknownFieldError for a name no table could have."""
         col = self.resolve(name)
         if col is None and not self.known_absent(name):
+            if ensembles.is_ensemble(name):  # name the member no table could have, and what an ensemble takes
+                member = next(m for m in ensembles.parse(name)[1]
+                              if self.resolve(m) is None and not self.known_absent(m))
+                raise UnknownFieldError(member, short_names(self.numeric_columns()).values(),
+                                        kind=f"member of {name!r}:")
             raise UnknownFieldError(name, self.columns, kind="field")
         return col
 

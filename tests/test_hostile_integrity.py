@@ -30,6 +30,7 @@ from hytasbench.errors import (ArchitectureNotInTableError, InvalidArchitectureE
                                InvalidRunError, NoMatchError, ReferenceFileError, StaleTableSetError,
                                TableContentError, TableError, UnknownDatasetError, UnknownFieldError,
                                UnknownSourceError, UnwritablePathError)
+from hytasbench.schema import scored_layer_count
 from hytasbench.tables import _INDEX_HEADER as HEADER
 from hytasbench.tables import read_table_set, write_table_set
 
@@ -167,6 +168,8 @@ API_TYPED = {
     "score device cuda:x": (lambda b: b.score(1, "ksc", device="cuda:x"), InvalidArgumentError, "device"),
     "score bad arch": (lambda b: b.score(0, "ksc"), InvalidArchitectureError, "1..2000"),
     "score bad dataset": (lambda b: b.score(1, "mars"), UnknownDatasetError, "ksc"),
+    "ensemble with an unknown member": (lambda b: b.query(1, "ksc")["ensemble:snip+bogus"], UnknownFieldError,
+                                        r"member of 'ensemble:snip\+bogus': 'bogus'; allowed: .*snip"),
 }
 
 
@@ -376,6 +379,11 @@ CLI_TYPED = {
     "search unknown dataset": lambda t, p: ["search", "--algo", "random_search", "--dataset", "mars", "--budget",
                                             "3t", "--source", t],
     "search bad --param": lambda t, p: _search(t, "--param", "novalue"),
+    "search --plot of an unknown format": lambda t, p: _search(t, "--plot", str(p / "x.xyz")),
+    "search --plot without a format": lambda t, p: _search(t, "--plot", str(p / "x")),
+    "search --seeds 99999999999": lambda t, p: _search(t, "--seeds", "99999999999"),
+    "report --trees 0 --no-rf": lambda t, p: ["report", "--source", t, "--trees", "0", "--no-rf", "--out",
+                                              str(p / "r")],
 }
 
 
@@ -393,6 +401,31 @@ def test_cli_query_and_json_results(tiny, capsys):
                    lambda c: c == 0) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["run"] == 1 and data["metric_oa"] == pytest.approx(0.56)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def test_cli_json_never_holds_nan(tiny, capsys):
+    """One seed has no spread over seeds: its regret_std is absent (null), never a bare NaN."""
+    assert cli_main(_search(tiny, "--json")) == 0
+    data = json.loads(capsys.readouterr().out, parse_constant=_no_constant)
+    assert data["final"][0]["regret_std"] is None and data["final"][0]["regret"] is not None
+
+
+def test_a_search_parameter_fails_only_the_algorithms_that_use_it(tiny, capsys):
+    """The tiny ksc table holds 5 trained architectures, too few for 9 neighbours each: random
+    search makes no move, so it runs; local search moves, and the error says why it cannot."""
+    assert cli_main(_search(tiny, "--neighbours", "9")) == 0
+    capsys.readouterr()
+    argv = ["local_search" if a == "random_search" else a for a in _search(tiny, "--neighbours", "9")]
+    cli(cli_main, argv, capsys, 2, "the table has 5 candidate architectures", "1..4, got 9")
+
+
+def test_cli_hint_for_an_architecture_the_table_lacks_names_the_python_api(tiny, capsys):
+    cli(cli_main, ["query", ARCHS[5], "ksc", "--source", str(tiny)], capsys, 2,
+        r"not in the 'tiny' table", r"in Python, Benchmark\.query\(\.\.\., recompute=True\)")
 
 
 def test_real_subprocess_exit_codes(tiny, tmp_path):
@@ -608,6 +641,14 @@ def _set(col, row, value):
     return edit
 
 
+def _layers(make):
+    """A ``proxy_snip__layers`` column: ``make(n)`` in row 0, n the scored layers of its architecture."""
+    def edit(cols):
+        n = scored_layer_count(cols["depth"][0])
+        cols["proxy_snip__layers"] = [make(n)] + [None] * (len(cols["arch"]) - 1)
+    return edit
+
+
 def _dup_row(cols):
     for c in cols:
         cols[c].append(cols[c][0])
@@ -643,12 +684,27 @@ CONTENT = {
     "protocol column of another protocol": (_set("protocol", 3, "other-proto"), 3, "protocol"),
     "proxy score inf": (_set("proxy_snip", 2, math.inf), 2, "proxy_snip"),
     "proxy score -inf": (_set("proxy_grasp", 2, -math.inf), 2, "proxy_grasp"),
-    "seed a string": (lambda cols: cols.update(seed=["abc"] * len(cols["arch"])), 0, "seed"),
+    "seed a string": (lambda cols: cols.update(seed=["abc"] * len(cols["arch"])), None, "seed",
+                      "type is string; expected an integer type"),
     "seed negative": (_set("seed", 1, -5), 1, "seed"),
-    "params a fraction": (_set("cost_params", 4, 1.5), 0, "cost_params"),  # the column is float now
-    "arch_id a float": (_set("arch_id", 0, 1.0), 0, "arch_id"),
-    "num_heads floats": (lambda cols: cols.update(num_heads=[[float(h) for h in v] for v in cols["num_heads"]]), 0,
-                         "num_heads"),
+    "params a fraction": (_set("cost_params", 4, 1.5), None, "cost_params",  # the column is double now
+                          r"type is double; expected an integer type \(int64\)"),
+    "arch_id a float": (_set("arch_id", 0, 1.0), None, "arch_id", "type is double; expected an integer type"),
+    "embed_dim whole floats": (lambda cols: cols.update(embed_dim=[float(v) for v in cols["embed_dim"]]), None,
+                               "embed_dim", r"type is double; expected an integer type \(int16\)"),
+    "num_heads floats": (lambda cols: cols.update(num_heads=[[float(h) for h in v] for v in cols["num_heads"]]), None,
+                         "num_heads", "expected a list of integers"),
+    "oa NaN": (_set("metric_oa", 1, math.nan), 1, "metric_oa", "NaN; an absent value is stored as null"),
+    "proxy score NaN": (_set("proxy_snip", 2, math.nan), 2, "proxy_snip", "NaN; an absent value is stored as null"),
+    "train seconds NaN": (_set("metric_train_seconds", 3, math.nan), 3, "metric_train_seconds", "NaN"),
+    "a column no rule knows, NaN": (lambda cols: cols.update(extra=[0.5, math.nan] + [0.5] * (len(cols["arch"]) - 2)),
+                                    1, "extra", "NaN"),
+    "layers a string": (_layers(lambda n: str([1.0] * n)), 0, "proxy_snip__layers", r"is not a list of \d+ per-layer"),
+    "layers of one entry": (_layers(lambda n: [1.0]), 0, "proxy_snip__layers", r"depth \d+: \d+ scored layers"),
+    "layers of one too many": (_layers(lambda n: [1.0] * (n + 1)), 0, "proxy_snip__layers", "per-layer scores"),
+    "layers with a NaN": (_layers(lambda n: [1.0] * (n - 1) + [math.nan]), 0, "proxy_snip__layers", "NaN"),
+    "layers with inf": (_layers(lambda n: [math.inf] * n), 0, "proxy_snip__layers", "entry 0, inf"),
+    "layers with text": (_layers(lambda n: ["1"] * n), 0, "proxy_snip__layers", "per-layer scores"),
     "class_acc empty": (lambda cols: cols.update(metric_class_acc=[[]] + [None] * (len(cols["arch"]) - 1)), 0,
                         "metric_class_acc"),
     "class_acc of the wrong length": (lambda cols: cols.update(
@@ -662,9 +718,9 @@ CONTENT = {
 @pytest.mark.parametrize("how", ["query", "read_table_set", "cli"])
 @pytest.mark.parametrize("name", list(CONTENT))
 def test_tampered_table_sets_with_recomputed_digest(tiny, tmp_path, capsys, name, how):
-    edit, row, col = CONTENT[name]
+    edit, row, col, *says = CONTENT[name]
     bad = tamper_set(tiny, tmp_path / "bad", "indian_pines", edit)
-    where = [f"row {row}" if row is not None else "", col, "indian_pines-"]
+    where = [f"row {row}" if row is not None else "", col, "indian_pines-", *says]
     if how == "query":
         typed(lambda: Benchmark(source=bad).query(1, "indian"), *where, kind=TableContentError)
     elif how == "read_table_set":
@@ -673,6 +729,21 @@ def test_tampered_table_sets_with_recomputed_digest(tiny, tmp_path, capsys, name
         cli(cli_main, ["query", "1", "indian", "--source", str(bad)], capsys, 2, *where)
     # the other dataset of the same set is sound and still answers
     correct(lambda: Benchmark(source=bad).query(1, "ksc").oa, lambda v: v == pytest.approx(0.5))
+
+
+def test_per_layer_scores_of_each_architectures_length_are_served(tmp_path):
+    """What a build writes passes: one score per scored layer, a null list where the proxy has none,
+    and a non-finite layer score (NaN in the build's frame) stored as a null entry."""
+    frames = tiny_frames()
+    for frame in frames.values():
+        layers = [[0.5] * scored_layer_count(d) for d in frame["depth"]]
+        layers[0], layers[1][3] = None, math.nan
+        frame["proxy_snip__layers"] = layers
+    write_table_set(tmp_path / "t", frames, source="tiny", protocol="p", description="tiny")
+    b = Benchmark(source=tmp_path / "t")
+    assert b.query(1, "indian")["snip__layers"] is None
+    got = b.query(2, "indian")["snip__layers"]
+    assert len(got) == scored_layer_count(space.parse(ARCHS[1]).depth) and got[3] is None and got[4] == 0.5
 
 
 def test_a_column_name_twice_is_refused(tiny, tmp_path):

@@ -15,7 +15,7 @@ from builders import import_hytas
 from hytasbench.reference_import import fetch
 from hytasbench.reference_import import layout as L
 from hytasbench import Benchmark, space
-from hytasbench.errors import DownloadError, TableError
+from hytasbench.errors import DownloadError, ReferenceFileError, TableError
 from hytasbench.tables import read_table_set
 
 FOLDERS = {"indian_pines": "indian", "salinas": "salinas", "houston2013": "houston", "paviau": "pavia", "ksc": "ksc"}
@@ -138,6 +138,9 @@ def test_proxy_times_from_times_txt(reference_bench):
 def test_bad_source_folders(tmp_path, reference_dir):
     with pytest.raises(TableError, match="no results/ folder"):
         import_hytas.import_reference(tmp_path, tmp_path / "out")
+    with pytest.raises(ReferenceFileError, match="no such folder"):
+        import_hytas.import_reference(tmp_path / "nope", tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()  # refused before the destination is made
     copy = tmp_path / "copy"
     shutil.copytree(reference_dir / "results", copy / "results")
     shutil.copytree(reference_dir / "outputs", copy / "outputs")
@@ -237,6 +240,9 @@ DAMAGED = {  # case -> (edit, what the error must name)
     "merged m_size text": (_edit_csv(_MERGED, m_size="abc"), ["row 2, column m_size", "'abc'", "positive number"]),
     "merged m_size negative": (_edit_csv(_MERGED, m_size=-1.0), ["column m_size", "positive number"]),
     "merged OA text": (_edit_csv(_MERGED, OA="x"), ["column OA", "'x'", "[0, 1]"]),
+    "merged OA n/a": (_edit_csv(_MERGED, OA="n/a"), ["row 2, column OA", "'n/a' is not a number in [0, 1]"]),
+    "merged cut in half": (_edit_bytes(_MERGED, lambda b: b[:len(b) // 2]),
+                           ["indian_2000_new_all.csv", "missing value (an empty cell, or a line cut short)"]),
     "merged proxy text": (_edit_csv(_MERGED, snip="abc"), ["column snip", "finite number"]),
     "retrain params bool": (_edit_csv(_RETRAIN, num_params_subnet=True), ["num_params_subnet", "positive number"]),
     "infinite proxy score": (_inf_snip, ["search_results_snip.csv", "row 5, column snip", "inf", "finite number"]),
@@ -271,6 +277,7 @@ def test_damaged_files_are_a_typed_error_even_with_allow_modified(reference_copy
     assert import_hytas.main(["--from", str(reference_copy), "--out", str(out), "--allow-modified"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "np.float64" not in err, err  # a cell as the file holds it, never a numpy repr
     for name in names:
         assert name in err, (name, err)
     assert not (out / "manifest.json").exists()

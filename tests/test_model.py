@@ -10,6 +10,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from hytasbench.errors import InvalidArchitectureError, InvalidArgumentError
+from hytasbench.schema import scored_layer_count
 from hytasbench.model import (CAF, analytic_params, build_model, build_model_for, count_flops, count_params,
                               scored_layers, spectralformer_reference, vit_reference)
 from hytasbench.space import Arch, hytas2000, parse, sample
@@ -136,6 +137,13 @@ def test_module_names_and_scored_layers():
     assert model.blocks[1].attn.qkv.out_features == 3 * 6 * 8  # 6 heads of 48 // 6
     assert model.blocks[3].attn.qkv.out_features == 3 * 5 * 9  # 5 heads of 48 // 5 = 9: width 45
     assert model.blocks[0].mlp.fc1.out_features == 48 * 4
+
+
+@pytest.mark.parametrize("arch", [LARGEST, "e48-h4534-r4534"])
+def test_validation_knows_how_many_layers_the_kernels_score(arch):
+    """schema.scored_layer_count is the torch-free length of a ``__layers`` list that validation checks."""
+    model = build_model(arch, 200, 16, 3)
+    assert len(scored_layers(model)) == scored_layer_count(parse(arch).depth)
 
 
 def test_init():

@@ -396,10 +396,18 @@ def test_regret_of_something_that_is_not_results(problem):
         regret_table(res, [100], x="hours")
 
 
-@pytest.mark.parametrize("neighbours", [0, -1, True, 1.5, "3", 10 ** 6])
+@pytest.mark.parametrize("neighbours", [0, -1, True, 1.5, "3"])
 def test_bad_neighbour_counts(small_bench, neighbours):
     with pytest.raises(InvalidSettingError, match="neighbours"):
         SearchProblem.from_benchmark(small_bench, "indian_pines", neighbours=neighbours)
+
+
+def test_more_neighbours_than_the_table_holds_fail_only_a_move(small_bench):
+    """A search without moves (random search) runs; the first move says why it cannot."""
+    problem = SearchProblem.from_benchmark(small_bench, "indian_pines", neighbours=10 ** 6)
+    run_search(RandomSearch(), problem, Budget(trainings=3))
+    with pytest.raises(InvalidSettingError, match=r"the table has \d+ candidate architectures.*, got 1000000"):
+        problem.space.neighbours(0)
 
 
 @pytest.mark.parametrize("proxy_seconds, error", [

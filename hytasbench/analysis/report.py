@@ -569,11 +569,14 @@ def _study_settings(args: argparse.Namespace) -> Dict[str, object]:
 
 def run(args: argparse.Namespace) -> int:
     """Build the report from parsed options and say where it went."""
+    from ..arguments import check_int
     from ..errors import InvalidArgumentError
     from ..paths import writable_dir
 
     if args.n_boot < 1 or args.jobs < 1:
         raise InvalidArgumentError(f"--n-boot and --jobs must be at least 1, got {args.n_boot} and {args.jobs}")
+    if args.trees is not None:  # with --no-rf too: a value it cannot take is a mistake either way
+        check_int(args.trees, "--trees (trees per random forest)", minimum=1)
     writable_dir(args.out, "--out")  # before minutes of work, not after
     start = time.perf_counter()
     path = build_report(args.source, Path(args.out), datasets=args.datasets, n_boot=args.n_boot,

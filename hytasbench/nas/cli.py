@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import re
 import sys
 import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..arguments import check_seed_count
 from ..durations import UNITS, parse_duration
 from ..errors import InvalidArgumentError, InvalidBudgetError, InvalidSettingError
 from .registry import ALGORITHMS, make_searcher
@@ -116,22 +116,24 @@ def run_command(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from ..benchmark import Benchmark
+    from ..cli import to_json
     from .problem import SearchProblem
-    from .regret import plot_regret, regret_table
+    from .regret import check_plot_file, plot_regret, regret_table
     from .runner import run_many
 
     from ..paths import writable_file
 
     budget = parse_budget(args.budget)
-    if args.seeds < 1:
-        raise InvalidArgumentError(f"--seeds must be at least 1, got {args.seeds}")
+    check_seed_count(args.seeds, "--seeds (runs seeded 0..N-1)")
     if args.neighbours < 1:
         raise InvalidArgumentError(f"--neighbours must be at least 1, got {args.neighbours}")
     if args.at and any(not (a > 0) or a == float("inf") for a in args.at):
         raise InvalidArgumentError(f"--at takes budgets > 0 (seconds or trainings), got {args.at}")
-    for option in ("out", "curve", "plot"):  # checked before the search, not after it
+    for option in ("out", "curve"):  # checked before the search, not after it
         if getattr(args, option) is not None:
             writable_file(getattr(args, option), f"--{option}")
+    if args.plot is not None:
+        check_plot_file(args.plot)
     params = _pairs(args.param, "--param")
     searchers = [(name, make_searcher(name, **params)) for name in args.algo]
     bench = Benchmark(source=args.source)
@@ -172,12 +174,12 @@ def run_command(args: argparse.Namespace) -> int:
         ax.set_title(f"{problem.dataset}, {args.seeds} seeds, budget {budget}")
         ax.figure.savefig(args.plot, dpi=120, bbox_inches="tight")
     if args.json:
-        print(json.dumps({"dataset": problem.dataset, "source": problem.source, "budget": str(budget),
+        print(to_json({"dataset": problem.dataset, "source": problem.source, "budget": str(budget),
                           "space": args.space, "workers": args.workers, "synchronous": args.synchronous,
                           "seeds": args.seeds, "best_oa_in_table": problem.best_oa, "notes": notes,
                           "final": final.reset_index().to_dict(orient="records"),
                           "at": {f"{a:g}": {alg: {"mean": table.loc[alg, ("mean", a)], "sem": table.loc[alg, ("sem", a)]}
-                                            for alg in table.index} for a in at}}, indent=2, default=float))
+                                            for alg in table.index} for a in at}}, default=float))
         return 0
     where = "the whole space" if args.space == "full" else f"{problem.space.n} candidates"
     print(f"{problem.dataset} ({problem.source}): {where}, best OA in the table {problem.best_oa:.4f}; "

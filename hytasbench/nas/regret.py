@@ -5,7 +5,7 @@ common grid (simulated seconds or number of trainings) and summarised over seeds
 deviation, standard error, median and quartiles. Before a seed's first training its regret is
 undefined (NaN): summaries use the seeds that have an incumbent, and ``n`` says how many that is,
 so the early part of a curve is never silently averaged over fewer runs. matplotlib (extra
-``plot``) is imported only by :func:`plot_regret`.
+``plot``) is imported only by :func:`plot_regret` and :func:`check_plot_file`.
 """
 from __future__ import annotations
 
@@ -114,6 +114,19 @@ def regret_table(results: Results, at: Sequence[float], x: str = "seconds"):
     table = curve.pivot(index="algorithm", columns=x, values=["mean", "sem", "n"])
     order = list(dict.fromkeys(curve["algorithm"]))
     return table.reindex(order)
+
+
+def check_plot_file(path: str, what: str = "--plot") -> None:
+    """Refuse, before a search runs, a plot file matplotlib cannot write: an unwritable path
+    (paths.writable_file), or a name whose extension is not one of its image formats (without
+    one, savefig would write another file, ``name.png``)."""
+    from ..paths import writable_file
+
+    target = writable_file(path, what)
+    formats = sorted(require("matplotlib.backend_bases", "plot", what).FigureCanvasBase.get_supported_filetypes())
+    if target.suffix[1:].lower() not in formats:
+        raise InvalidArgumentError(f"{what} {target}: {target.suffix or 'no extension'} is not an image format "
+                                   f"matplotlib writes; end the name with one of: .{', .'.join(formats)}")
 
 
 def plot_regret(results: Results, x: str = "seconds", spread: str = "sem", ax=None, points: int = 100,

@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..arguments import check_int, check_seed, check_seeds, is_integer
+from ..arguments import check_seed, check_seed_count, check_seeds, is_integer
 from ..errors import ArchitectureNotInTableError, InvalidBudgetError, MissingCostError
 from .interface import TRAIN, Query, Searcher
 from .problem import SearchProblem
@@ -247,7 +247,7 @@ def run_many(searcher: Searcher, problem: SearchProblem, budget: Budget,
              seeds: Union[int, Iterable[int]] = 10, name: Optional[str] = None,
              max_steps: int = DEFAULT_MAX_STEPS, n_workers: int = 1, synchronous: bool = False) -> SearchResults:
     """Run ``searcher`` once per seed (``seeds`` = a count n means seeds 0..n-1); workers as in :func:`run_search`."""
-    seed_list: Sequence[int] = (range(check_int(seeds, "seeds (a count)", minimum=1)) if is_integer(seeds)
+    seed_list: Sequence[int] = (range(check_seed_count(seeds)) if is_integer(seeds)
                                 else check_seeds(seeds))
     trajectories = [run_search(searcher, problem, budget, s, max_steps, n_workers, synchronous) for s in seed_list]
     return SearchResults(name or type(searcher).__name__, problem, budget, trajectories, searcher.get_params())

@@ -70,7 +70,7 @@ class TabulatedSpace:
                  proxies: Sequence[str] = (), orientation: Optional[Dict[str, int]] = None):
         if len(archs) < 2:
             raise InvalidArgumentError(f"a search space needs at least 2 architectures, got {len(archs)}")
-        check_int(neighbours, "neighbours", minimum=1, maximum=len(archs) - 1, error=InvalidSettingError)
+        self.k = check_int(neighbours, "neighbours", minimum=1, error=InvalidSettingError)
         self.archs: Tuple[Arch, ...] = tuple(archs)
         self.strings = np.array([str(a) for a in self.archs], dtype=object)
         if features is None:
@@ -83,12 +83,28 @@ class TabulatedSpace:
         self.proxies: Tuple[str, ...] = tuple(proxies)
         self._orientation = dict(orientation or {})
         self._index = {a: i for i, a in enumerate(self.archs)}
-        self.k = neighbours
-        dist = _distances(self.archs, self.archs)
-        np.fill_diagonal(dist, np.iinfo(np.int16).max)
-        self._neighbours = np.argsort(dist, axis=1, kind="stable")[:, :neighbours]
-        self._neighbour_lists: List[List[int]] = self._neighbours.tolist()
-        self.neighbour_distance = np.take_along_axis(dist, self._neighbours, axis=1)
+        self._neighbour_lists: Optional[List[List[int]]] = None
+        self._neighbour_distance: Optional[np.ndarray] = None
+
+    def _neighbourhood(self) -> List[List[int]]:
+        """Every candidate's ``k`` nearest others, computed when a move first needs them: an
+        algorithm that makes no move (random search) neither pays for them nor fails on a ``k``
+        that this table is too small for."""
+        if self._neighbour_lists is None:
+            check_int(self.k, f"neighbours (the table has {self.n} candidate architectures, trained with a recorded "
+                              f"OA, so at most {self.n - 1} others each)", 1, self.n - 1, InvalidSettingError)
+            dist = _distances(self.archs, self.archs)
+            np.fill_diagonal(dist, np.iinfo(np.int16).max)
+            nearest = np.argsort(dist, axis=1, kind="stable")[:, :self.k]
+            self._neighbour_distance = np.take_along_axis(dist, nearest, axis=1)
+            self._neighbour_lists = nearest.tolist()
+        return self._neighbour_lists
+
+    @property
+    def neighbour_distance(self) -> np.ndarray:
+        """``space.distance`` from each candidate to each of its neighbours, nearest first."""
+        self._neighbourhood()
+        return self._neighbour_distance
 
     def __len__(self) -> int:
         return len(self.archs)
@@ -110,11 +126,11 @@ class TabulatedSpace:
 
     def neighbours(self, i: int) -> List[int]:
         """The ``k`` nearest other tabulated architectures of position ``i``, nearest first."""
-        return self._neighbour_lists[i]
+        return self._neighbourhood()[i]
 
     def mutate(self, i: int, rng: random.Random) -> int:
         """A uniform draw from the tabulated neighbourhood of ``i`` (never ``i`` itself)."""
-        return self._neighbour_lists[i][rng.randrange(self.k)]
+        return self._neighbourhood()[i][rng.randrange(self.k)]
 
     def snap(self, arch: ArchLike) -> int:
         """Position of the nearest tabulated architecture under ``space.distance`` (ties: lowest position)."""

@@ -69,8 +69,10 @@ class ArchKeys:
 
 
 def read_csv(path: Path) -> pd.DataFrame:
+    """The CSV with only empty cells as missing: a text such as 'n/a' stays text, so that an
+    error can quote it (upstream's pinned files hold no empty cell and no such text)."""
     try:
-        return pd.read_csv(path)
+        return pd.read_csv(path, keep_default_na=False, na_values=[""])
     except FileNotFoundError:
         raise TableError(path, "missing from the reference folder") from None
     except Exception as exc:
@@ -102,7 +104,10 @@ def numbers(frame: pd.DataFrame, col: str, path: Path, what: str,
         good = np.asarray(ok(values.to_numpy()), bool) | (blank & blank_ok)
     if not good.all():
         i = int(np.argmin(good))
-        raise TableContentError(path, i + 2, col, f"{raw.iloc[i]!r} is not {what}")  # line 1 is the header
+        cell = raw.iloc[i]
+        problem = (f"missing value (an empty cell, or a line cut short); every line must hold {what}" if pd.isna(cell)
+                   else f"{cell.item() if isinstance(cell, np.generic) else cell!r} is not {what}")
+        raise TableContentError(path, i + 2, col, problem)  # line 1 is the header
     return values
 
 

@@ -31,6 +31,9 @@ def import_reference(source: Optional[PathLike] = None, dest: Optional[PathLike]
         raise ReferenceFileError(source, "an empty --from path; give the folder of the authors' repository")
     if dest is not None and str(dest).strip() == "":
         raise ReferenceFileError("--out", "an empty path; give the destination folder")
+    if source is not None and not Path(source).is_dir():
+        what = "not a folder" if Path(source).exists() else "no such folder"
+        raise ReferenceFileError(source, f"{what}; give the folder of a copy of the authors' repository")
     dest = writable_dir(Path(dest) if dest is not None else tables_dir(SOURCE), "import destination")
     source = download(dest.parent / f".{SOURCE}-download") if source is None else Path(source)
     if not (source / "results").is_dir():

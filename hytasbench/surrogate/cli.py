@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -22,11 +21,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_command(args: argparse.Namespace) -> int:
     from ..benchmark import Benchmark
+    from ..cli import to_json
 
     bench = Benchmark(source=args.source)
     pred = bench.predict(args.arch, args.dataset, model=args.model)
     if args.json:
-        print(json.dumps(pred.to_dict(), indent=2))
+        print(to_json(pred.to_dict()))
         return 0
     lo, hi = pred.oa_interval
     slo, shi = pred.train_seconds_interval
