@@ -38,7 +38,7 @@ from .base import base_folder, seed_from_tables
 from .units import DATA_FREE_TAG, KINDS, RunnerConfig, Unit, make_units, shard, train_protocol
 
 DEFAULT_SOURCE = "hytasbench-local"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_INCOMPLETE = 0, 1, 3  # a refused input exits 2 (hytasbench.cli.reporting_errors)
 
 
 def parse_duration(text: str) -> float:

@@ -14,6 +14,7 @@ would otherwise sit in the work directory as a finished unit and fail every late
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Tuple
 
@@ -32,22 +33,29 @@ _NEEDED = ("arch", "dataset", "seed", "protocol", *TRAIN_METRICS, *SIZE_PROXIES,
 _COLUMNS = {**{m: metric_column(m) for m in TRAIN_METRICS}, **{c: cost_column(c) for c in SIZE_PROXIES}}
 
 
-def result_files(paths: Iterable[str]) -> Tuple[List[Path], List[str]]:
-    """(JSON files named directly or found, not recursively, in the given folders; why each other
-    named file is skipped). BuildError for a path that does not exist: a typo must not pass as
-    "nothing to ingest"."""
+def result_files(paths: Iterable[str]) -> List[Path]:
+    """The files named, and the ``*.json`` files found (not recursively) in the folders named.
+    BuildError for a path that does not exist: a typo must not pass as "nothing to ingest"."""
     files: List[Path] = []
-    skipped: List[str] = []
     for p in map(Path, paths):
         if p.is_dir():
             files += sorted(p.glob("*.json"))
         elif not p.exists():
             raise BuildError(f"--ingest {p}: no such file or folder; give training-result JSON files or folders")
-        elif p.suffix == ".json":
+        else:  # a file named on purpose is read whatever its suffix
             files.append(p)
-        else:
-            skipped.append(f"{p}: not a .json file")
-    return files, skipped
+    return files
+
+
+def _as_stored(value: Any) -> Any:
+    """A result's value as the merge stores it, so that exactly that is validated: a NaN recall in
+    ``class_acc`` (a class without test pixels; results before null was written for it) becomes
+    null, and a whole-number float cost (703868.0) the integer ``train_columns`` keeps."""
+    if isinstance(value, list):
+        return [None if isinstance(v, float) and math.isnan(v) else v for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def check_result(doc: Dict[str, Any], arch: str, path: Path) -> None:
@@ -61,7 +69,7 @@ def check_result(doc: Dict[str, Any], arch: str, path: Path) -> None:
         if not isinstance(value, kind):
             raise BuildError(f"{where} {name!r}: {short_repr(value)} is not a {kind.__name__}")
     try:
-        validate_columns({"arch": [arch], "run": [0], **{col: [doc[f]] for f, col in _COLUMNS.items()}},
+        validate_columns({"arch": [arch], "run": [0], **{col: [_as_stored(doc[f])] for f, col in _COLUMNS.items()}},
                          path, doc["dataset"], source="")
     except TableContentError as exc:
         field = next((f for f, col in _COLUMNS.items() if col == exc.column), exc.column)
@@ -71,9 +79,9 @@ def check_result(doc: Dict[str, Any], arch: str, path: Path) -> None:
 def read_results(paths: Iterable[str]) -> Tuple[List[Tuple[Unit, Dict[str, Any]]], List[str]]:
     """(unit, record to store) of every training result, all checked before any is stored; and why
     each skipped file was skipped."""
-    files, skipped = result_files(paths)
+    skipped: List[str] = []
     results: List[Tuple[Unit, Dict[str, Any]]] = []
-    for path in files:
+    for path in result_files(paths):
         try:
             doc = json.loads(path.read_text())
         except (OSError, ValueError) as exc:  # a UnicodeDecodeError is a ValueError

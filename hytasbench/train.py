@@ -157,7 +157,11 @@ class TrainResult:
     python_version: str = platform.python_version()
 
     def to_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The record as JSON-ready values; a class without test pixels has no recall: null, not NaN
+        (which is not JSON)."""
+        out = dataclasses.asdict(self)
+        out["class_acc"] = [None if math.isnan(v) else v for v in self.class_acc]
+        return out
 
 
 def lr_at(epoch: int, cfg: TrainConfig) -> float:

@@ -30,7 +30,7 @@ _COUNTS = ("cost_params", "cost_flops")  # whole numbers
 #: Arrow types (as ``str(pyarrow type)`` names them) an integer column may have: a float column
 #: that merely holds whole numbers is refused for its type, the real problem. ``null``: no value at all.
 _INTEGER_TYPE = re.compile(r"u?int(8|16|32|64)|null")
-_INTEGER_LIST_TYPE = re.compile(r"(large_)?list<[^:]*: u?int(8|16|32|64)>|null")
+_INTEGER_LIST_TYPE = re.compile(r"(large_)?list<[^:]*: u?int(8|16|32|64)( not null)?>|null")
 _INTEGER_LISTS = ("num_heads", "mlp_ratio")
 
 

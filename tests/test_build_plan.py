@@ -3,6 +3,7 @@ of unit runners, the one duration parser, and the train CLI's defaults from Trai
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import pytest
@@ -116,6 +117,19 @@ def test_ingest_stores_results_and_ignores_checkpoints_and_logs(tmp_path):
     plan = _plan(tmp_path, "--kind", "train", "--ingest", str(folder))
     unit = next(u for u in plan.units if u.arch == TRAINED)
     assert plan.wd.result(unit.key)["columns"]["metric_oa"] == 0.9
+
+
+def test_ingest_takes_what_the_trainer_writes_for_absent_recalls_and_whole_costs(tmp_path):
+    """A class without test pixels has no recall (older results say NaN, newer null), and a cost
+    may be a whole-number float: each is stored as the merge stores it, not refused. A file named
+    on purpose is read whatever its suffix."""
+    folder = tmp_path / "results"
+    _result(folder, "a.json", class_acc=[float("nan")] + [0.8] * 12, params=1000.0)
+    named = _result(tmp_path / "other", "run.out", seed=1, class_acc=[None] + [0.8] * 12)
+    plan = _plan(tmp_path, "--kind", "train", "--seeds", "0,1", "--ingest", str(folder), named)
+    stored = {u.seed: plan.wd.result(u.key)["columns"] for u in plan.units if u.arch == TRAINED and u.kind == "train"}
+    assert stored[0]["cost_params"] == 1000 and math.isnan(stored[0]["metric_class_acc"][0])
+    assert stored[1]["metric_class_acc"][0] is None
 
 
 @pytest.mark.parametrize("field,value", [("seed", "abc"), ("seed", -1), ("seed", 1.7), ("seed", 2 ** 32),

@@ -387,6 +387,11 @@ CLI_TYPED = {
 }
 
 
+def test_a_refused_plot_name_leaves_no_folder_behind(tiny, tmp_path, capsys):
+    cli(cli_main, _search(str(tiny), "--plot", str(tmp_path / "new" / "x.xyz")), capsys)
+    assert not (tmp_path / "new").exists()
+
+
 @pytest.mark.parametrize("name", list(CLI_TYPED))
 def test_cli_named_cases_fail_in_one_typed_line(tiny, tmp_path, capsys, name):
     (tmp_path / "file").write_text("a file, not a folder")

@@ -60,6 +60,20 @@ def test_integer_columns_get_the_schema_types_whoever_writes(tmp_path):
     assert table.column("cost_params").to_pylist() == [10, None, 30, 2 ** 40]
 
 
+def test_an_integer_list_column_declared_non_null_is_an_integer_list(tmp_path):
+    """``list<item: int64 not null>`` is as much a list of integers as ``list<item: int64>``."""
+    import pyarrow as pa
+
+    f = frame(3)
+    f["num_heads"] = [list(space.parse(a).num_heads) for a in f["arch"]]
+    table = pa.Table.from_pandas(f, preserve_index=False)
+    strict = pa.list_(pa.field("item", pa.int64(), nullable=False))
+    table = table.set_column(table.column_names.index("num_heads"), "num_heads",
+                             pa.array(f["num_heads"].tolist(), type=strict))
+    write_table_set(tmp_path, {"indian_pines": table}, source="t", protocol="p", description="d")
+    assert read_table_set(tmp_path).tables["indian_pines"].column("num_heads").to_pylist() == f["num_heads"].tolist()
+
+
 @pytest.mark.parametrize("col,bad", [("run", [0.5, 0, 0, 0]), ("seed", ["a", "b", "c", "d"]),
                                      ("depth", [4, 7, 10, 2 ** 20]), ("seed", [False] * 4), ("run", ["0"] * 4)])
 def test_a_non_integer_in_an_integer_column_is_refused_before_writing(tmp_path, col, bad):

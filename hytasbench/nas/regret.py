@@ -9,6 +9,7 @@ so the early part of a curve is never silently averaged over fewer runs. matplot
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
@@ -122,11 +123,12 @@ def check_plot_file(path: str, what: str = "--plot") -> None:
     one, savefig would write another file, ``name.png``)."""
     from ..paths import writable_file
 
-    target = writable_file(path, what)
     formats = sorted(require("matplotlib.backend_bases", "plot", what).FigureCanvasBase.get_supported_filetypes())
-    if target.suffix[1:].lower() not in formats:
-        raise InvalidArgumentError(f"{what} {target}: {target.suffix or 'no extension'} is not an image format "
-                                   f"matplotlib writes; end the name with one of: .{', .'.join(formats)}")
+    suffix = Path(path).suffix  # checked before writable_file, which makes the folder
+    if suffix[1:].lower() not in formats:
+        kind = f"{suffix} is not an image format matplotlib writes" if suffix else "the name has no extension"
+        raise InvalidArgumentError(f"{what} {path}: {kind}; end the name with one of: .{', .'.join(formats)}")
+    writable_file(path, what)
 
 
 def plot_regret(results: Results, x: str = "seconds", spread: str = "sem", ax=None, points: int = 100,
