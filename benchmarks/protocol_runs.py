@@ -1,8 +1,8 @@
 """The upstream-emulation runs of issue 18 on real Indian Pines, resumable, one process per run.
 
-    nice -n 15 python benchmarks/protocol_runs.py --out work/protocol_runs [--jobs 1] [--dry-run]
+    nice -n 15 python benchmarks/protocol_runs.py --out work/protocol_runs [--jobs 1] [--dry-run] [--plan init]
 
-Plan (39 runs of 300 epochs, evaluated every 20 as usual):
+Plan ``issue18`` (the default; 39 runs of 300 epochs, evaluated every 20 as usual):
 - the 22 HyTAS-2000 architectures with embed 32 and depth 4 under the full emulation
   (``hytas-sampler+lag+caf8+epoch-order``) at seed 0: the published values are one run each, so
   the spread across the 22 at one seed is what compares with theirs;
@@ -11,6 +11,11 @@ Plan (39 runs of 300 epochs, evaluated every 20 as usual):
   (the first five);
 - ids 397, 551, 1846 at seed 0 under each single switch (``hytas-sampler+lag``, ``+caf8``,
   ``+epoch-order``), so each switch's effect shows against their plain ``hytas-sampler`` runs.
+
+Plan ``init`` (22 runs): the same 22 at seed 0 under the full emulation with upstream's
+initialisation too (``hytas-sampler+lag+caf8+epoch-order+embed-init+shared-init``), ids 397, 551
+and 1846 first, so that a partial run of the plan (``--limit 3``) already compares with their
+per-switch and second-seed runs.
 
 Each run is ``python -m hytasbench.train --arch <id> --dataset indian_pines --protocol <p> --seed
 <s> --threads 1 --out <out>/<tag>__s<seed>__<id>.json --checkpoint <out>/<tag>__s<seed>__<id>.ckpt``;
@@ -35,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from builders.units import protocol_tag  # noqa: E402
-from hytasbench.protocols import HYTAS_SAMPLER_FULL, HYTAS_SAMPLER_SINGLE  # noqa: E402
+from hytasbench.protocols import HYTAS_SAMPLER_FULL, HYTAS_SAMPLER_INIT, HYTAS_SAMPLER_SINGLE  # noqa: E402
 from hytasbench.space import hytas2000  # noqa: E402
 
 ALREADY_RUN = (397, 551, 1846)
@@ -57,9 +62,11 @@ def smallest_ids() -> List[int]:
     return [a.id for a in hytas2000() if a.embed_dim == 32 and a.depth == 4]
 
 
-def plan() -> List[Run]:
+def plan(name: str = "issue18") -> List[Run]:
     ids = smallest_ids()
     others = [i for i in ids if i not in ALREADY_RUN]
+    if name == "init":
+        return [Run(i, HYTAS_SAMPLER_INIT, 0) for i in list(ALREADY_RUN) + others]
     second = list(ALREADY_RUN) + others[::4][:5]
     runs = [Run(i, HYTAS_SAMPLER_FULL, 0) for i in ids]
     runs += [Run(i, p, 0) for p in HYTAS_SAMPLER_SINGLE for i in ALREADY_RUN]
@@ -78,6 +85,7 @@ def command(run: Run, out: Path, args: argparse.Namespace) -> List[str]:
 def main(argv: List[str] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(REPO / "work" / "protocol_runs"))
+    ap.add_argument("--plan", choices=("issue18", "init"), default="issue18", help="which runs (module docstring)")
     ap.add_argument("--jobs", type=int, default=1, help="runs at once, one core each (default 1)")
     ap.add_argument("--epochs", type=int, default=300, help="300 (the runs); fewer only for a timing probe")
     ap.add_argument("--root", default=None, help="dataset root (default $HYTASBENCH_DATA or the cache)")
@@ -85,7 +93,7 @@ def main(argv: List[str] = None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="print the plan and what is left, run nothing")
     args = ap.parse_args(argv)
     out = Path(args.out)
-    runs = plan()
+    runs = plan(args.plan)
     todo = [r for r in runs if not r.path(out, args.epochs).exists()]
     print(f"{len(runs)} runs planned, {len(runs) - len(todo)} finished in {out}, {len(todo)} to do", flush=True)
     todo = todo[:args.limit] if args.limit is not None else todo

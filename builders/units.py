@@ -59,7 +59,7 @@ class Unit:
 _SHORT = {"epochs": "e", "test_subset": "t"}
 
 
-_SWITCH_SHORT = {"lag": "lag", "caf8": "caf8", "epoch-order": "eo"}
+_SWITCH_SHORT = {"lag": "lag", "caf8": "caf8", "epoch-order": "eo", "embed-init": "ei", "shared-init": "si"}
 
 
 def train_protocol(epochs: Optional[int], test_subset: Optional[int] = None,

@@ -22,6 +22,10 @@ from .errors import CheckpointError
 from .tables import atomic_write_bytes
 
 FORMAT = 1
+#: Config fields added after checkpoints of this format were first written, each with the value
+#: that does what the code did before it existed: a checkpoint without the field was written by
+#: that code, so it is the same run as one with the field at that value (and only then).
+ADDED_FIELDS: Dict[str, Any] = {"embed_init": "trunc-normal", "shared_init": False}
 
 
 @dataclass
@@ -44,6 +48,14 @@ def identity(arch: str, data: Any, config: Any) -> Dict[str, Any]:
             "synthetic": bool(data.synthetic), "files": {str(k): str(v) for k, v in dict(data.files).items()},
             "config": {k: v if isinstance(v, (int, float, str, bool, type(None))) else str(v)
                        for k, v in settings.items()}}
+
+
+def _with_added_fields(saved: Any) -> Any:
+    """A saved identity with the fields it predates at the value that reproduces its code."""
+    config = saved.get("config") if isinstance(saved, dict) else None
+    if not isinstance(config, dict):
+        return saved
+    return {**saved, "config": {**{k: v for k, v in ADDED_FIELDS.items() if k not in config}, **config}}
 
 
 def save(path: Path, ident: Dict[str, Any], progress: Progress, model: torch.nn.Module,
@@ -70,6 +82,7 @@ def restore(path: Path, ident: Dict[str, Any], model: torch.nn.Module, optimizer
     except Exception as exc:  # torch raises several types for a damaged file
         raise CheckpointError(f"training checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); "
                               "delete it to start the run over") from None
+    saved = _with_added_fields(saved)
     if saved != ident:
         diff = sorted(k for k in set(saved) | set(ident) if saved.get(k) != ident.get(k))
         if "config" in diff:

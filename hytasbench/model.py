@@ -19,10 +19,15 @@ from torch import nn
 
 from .costs import (SPATIAL_PATCH, ModelConfig, analytic_params, config_for, count_flops,  # noqa: F401
                     hytas_reported_flops, spectralformer_config, vit_config)
+from .errors import InvalidProtocolError
 from .space import Arch, ArchLike, parse
 
 #: Stochastic depth grows linearly over this many block positions (the supernet's 10 layers).
 DROP_PATH_POSITIONS = 10
+#: Patch-embedding inits: ours (truncated normal 0.02, zero bias), or PyTorch's default Linear init
+#: (U(+-1/sqrt(fan_in)) for weight and bias), which draws as upstream's default-initialised
+#: Conv2d patch embedding (the training switch ``embed-init``).
+EMBED_INITS = ("trunc-normal", "default")
 
 
 def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -102,10 +107,13 @@ class CAF(nn.Module):
 class SubNet(nn.Module):
     """One subnet; forward takes (B, bands, 49*band_patch) tokens and returns (B, classes) logits."""
 
-    def __init__(self, config: ModelConfig, drop_path: float = 0.1, arch: Optional[Arch] = None):
+    def __init__(self, config: ModelConfig, drop_path: float = 0.1, arch: Optional[Arch] = None,
+                 embed_init: str = "trunc-normal"):
         super().__init__()
+        if embed_init not in EMBED_INITS:
+            raise InvalidProtocolError(f"embed_init {embed_init!r}", EMBED_INITS)
         c = config
-        self.config, self.arch = c, arch
+        self.config, self.arch, self.embed_init = c, arch, embed_init
         self.patch_embed = nn.Linear(c.patch_dim, c.embed_dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, c.embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, c.tokens, c.embed_dim))
@@ -121,7 +129,7 @@ class SubNet(nn.Module):
         nn.init.trunc_normal_(self.cls_token, std=0.02)
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         for m in self.modules():
-            if isinstance(m, nn.Linear):
+            if isinstance(m, nn.Linear) and not (m is self.patch_embed and self.embed_init == "default"):
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
@@ -155,11 +163,12 @@ class SubNet(nn.Module):
 
 
 def build_model(arch: ArchLike, bands: int, num_classes: int, band_patch: int, drop_path: float = 0.1,
-                fusions: Optional[int] = None) -> SubNet:
+                fusions: Optional[int] = None, embed_init: str = "trunc-normal") -> SubNet:
     """The subnet of an architecture of the space (id, string, dict or Arch), freshly initialised;
-    ``fusions=8`` runs CAF as upstream's supernet did (see ModelConfig.fusions)."""
+    ``fusions=8`` runs CAF as upstream's supernet did (see ModelConfig.fusions), ``embed_init``
+    picks the patch embedding's init (EMBED_INITS)."""
     a = parse(arch)
-    return SubNet(config_for(a, bands, num_classes, band_patch, fusions), drop_path, a)
+    return SubNet(config_for(a, bands, num_classes, band_patch, fusions), drop_path, a, embed_init)
 
 
 def build_model_for(arch: ArchLike, dataset: str, drop_path: float = 0.1) -> SubNet:

@@ -3,7 +3,7 @@
 A protocol name is a base, then the upstream-emulation switches in a fixed order, then any other
 deviation from the base's settings spelled out:
 
-    <base>[+lag][+caf8][+epoch-order][+custom(k=v,...)]
+    <base>[+lag][+caf8][+epoch-order][+embed-init][+shared-init][+custom(k=v,...)]
 
 Bases: ``hytasbench-v1`` (ours: a shuffled pass over all training pixels per epoch) and
 ``hytas-sampler`` (an emulation of the HyTAS authors' epoch sampler: one step of 5 x 64 entries per
@@ -11,7 +11,11 @@ epoch on Indian Pines). Switches (each an emulated difference from upstream's co
 docs/training.md): ``lag`` upstream's one-epoch scheduler lag (epochs 0 and 1 at the warm-up
 rate), ``caf8`` eight CAF fusions whatever the depth (the 10-layer supernet's), ``epoch-order`` the
 sampler's permutation of epoch e drawn from a generator seeded with e (the same data order for
-every run and architecture; upstream's ``RASampler.set_epoch``).
+every run and architecture; upstream's ``RASampler.set_epoch``); and two of upstream's
+initialisation: ``embed-init`` the patch embedding at PyTorch's default init (upstream's is a
+Conv2d that its truncated-normal init skips), ``shared-init`` every weight a slice of one
+supernet-shaped draw per seed (upstream sliced one supernet, so at one seed all architectures
+start from shared tensors; hytasbench.supernet_init).
 
 Neither base is the protocol that produced the published OA: the authors' committed code does not
 record those settings (docs/training.md).
@@ -30,12 +34,18 @@ PUBLISHED = "hytas-upstream"
 #: What a build appends to the protocol of rows trained on a synthetic cube.
 SYNTHETIC_SUFFIX = "+synthetic-cube"
 BASES: Tuple[str, ...] = (PROTOCOL, HYTAS_SAMPLER)
+#: Switches emulating upstream's training procedure (the differences issue 18 tested).
+PROCEDURE_SWITCHES: Tuple[str, ...] = ("lag", "caf8", "epoch-order")
+#: Switches emulating upstream's initialisation.
+INIT_SWITCHES: Tuple[str, ...] = ("embed-init", "shared-init")
 #: Emulation switches in name order.
-SWITCHES: Tuple[str, ...] = ("lag", "caf8", "epoch-order")
-#: Every known difference of the emulation from upstream's code switched on.
-HYTAS_SAMPLER_FULL = HYTAS_SAMPLER + "".join("+" + s for s in SWITCHES)
-#: The emulated sampler with one switch each (the per-switch runs of issue 18).
-HYTAS_SAMPLER_SINGLE: Tuple[str, ...] = tuple(f"{HYTAS_SAMPLER}+{s}" for s in SWITCHES)
+SWITCHES: Tuple[str, ...] = PROCEDURE_SWITCHES + INIT_SWITCHES
+#: The full emulation of upstream's training procedure (issue 18's 22 runs), init as ours.
+HYTAS_SAMPLER_FULL = HYTAS_SAMPLER + "".join("+" + s for s in PROCEDURE_SWITCHES)
+#: The full procedure emulation with upstream's initialisation too: every known difference on.
+HYTAS_SAMPLER_INIT = HYTAS_SAMPLER_FULL + "".join("+" + s for s in INIT_SWITCHES)
+#: The emulated sampler with one procedure switch each (the per-switch runs of issue 18).
+HYTAS_SAMPLER_SINGLE: Tuple[str, ...] = tuple(f"{HYTAS_SAMPLER}+{s}" for s in PROCEDURE_SWITCHES)
 
 _DESCRIPTIONS = {
     PUBLISHED: ("hytas-upstream: the HyTAS authors' published results, one run per architecture on 5 GPUs; the "
@@ -55,6 +65,10 @@ _SWITCH_TEXT = {
     "lag": "upstream's one-epoch scheduler lag (epochs 0 and 1 at 1e-6)",
     "caf8": "eight CAF fusions whatever the depth (upstream's 10-layer supernet)",
     "epoch-order": "the permutation of epoch e seeded with e (the same data order for every run and architecture)",
+    "embed-init": ("the patch embedding at PyTorch's default init (weight and bias U(+-1/sqrt(fan_in))), as "
+                   "upstream's Conv2d patch embedding, instead of truncated normal 0.02"),
+    "shared-init": ("every weight a slice of one supernet-shaped draw per seed, as upstream's sliced supernet (at "
+                    "one seed every architecture starts from shared tensors)"),
 }
 
 
@@ -155,4 +169,6 @@ def switch_fields(name: str) -> Dict[str, object]:
                                    (make_name(p.base, p.switches),))
     return {"epoch_sampler": "hytas" if p.base == HYTAS_SAMPLER else "epoch",
             "schedule_lag": "lag" in p.switches, "caf_fusions": 8 if "caf8" in p.switches else None,
-            "epoch_seeded_order": "epoch-order" in p.switches}
+            "epoch_seeded_order": "epoch-order" in p.switches,
+            "embed_init": "default" if "embed-init" in p.switches else "trunc-normal",
+            "shared_init": "shared-init" in p.switches}

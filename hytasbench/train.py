@@ -12,8 +12,9 @@ batch is gathered by index arithmetic (``datasets.samples``); losses and accurac
 on the device and read once per epoch.
 
 Protocol names (hytasbench.protocols): ``hytasbench-v1`` is ours; ``hytas-sampler`` emulates the
-authors' epoch sampler, and its switches (``+lag``, ``+caf8``, ``+epoch-order``) emulate further
-differences of upstream's code; ``TrainConfig.for_protocol(name)`` sets them.
+authors' epoch sampler, and its switches (``+lag``, ``+caf8``, ``+epoch-order`` for the training
+procedure, ``+embed-init``, ``+shared-init`` for the initialisation) emulate further differences
+of upstream's code; ``TrainConfig.for_protocol(name)`` sets them.
 
 CLI: ``python -m hytasbench.train --arch <id|string|spectralformer|vit> --dataset indian_pines
 [--protocol hytas-sampler+lag+caf8+epoch-order] --out r.json``
@@ -46,11 +47,13 @@ from .arguments import MAX_SEED, check_int, check_seed
 from .cli import reporting_errors
 from .datasets.specs import canonical_name
 from .errors import InvalidArgumentError, InvalidProtocolError, short_repr
-from .model import SubNet, build_model, count_flops, count_params, spectralformer_reference, vit_reference
+from .model import (EMBED_INITS, SubNet, build_model, count_flops, count_params, spectralformer_reference,
+                    vit_reference)
 from .paths import writable_file
-from .protocols import (HYTAS_SAMPLER, HYTAS_SAMPLER_FULL, HYTAS_SAMPLER_SINGLE, PROTOCOL,  # noqa: F401
-                        SWITCHES)
+from .protocols import (HYTAS_SAMPLER, HYTAS_SAMPLER_FULL, HYTAS_SAMPLER_INIT, HYTAS_SAMPLER_SINGLE,  # noqa: F401
+                        PROTOCOL, SWITCHES)
 from .space import ArchLike, parse
+from .supernet_init import init_from_supernet
 from .tables import atomic_write_bytes
 
 SPECTRALFORMER, VIT = "spectralformer", "vit"
@@ -84,6 +87,11 @@ class TrainConfig:
     # Epoch e's permutation from a generator seeded with e (upstream's RASampler.set_epoch): the same
     # data order for every run and architecture; False: one generator seeded with `seed`.
     epoch_seeded_order: bool = False
+    # Upstream's initialisation (switches embed-init, shared-init): the patch embedding at PyTorch's
+    # default init ("default"; ours "trunc-normal"), and every weight a slice of one supernet-shaped
+    # draw seeded with `seed` (hytasbench.supernet_init), so one seed's architectures share their start.
+    embed_init: str = "trunc-normal"
+    shared_init: bool = False
     seed: int = 0
     # run settings: they do not change what is computed (up to floating point)
     device: str = "auto"
@@ -101,7 +109,8 @@ class TrainConfig:
         default = TrainConfig()
         diffs = [(k, str(getattr(self, k))) for k in self._PROTOCOL_FIELDS if getattr(self, k) != getattr(default, k)]
         switches = tuple(s for s, on in zip(SWITCHES, (self.schedule_lag, self.caf_fusions == 8,
-                                                       self.epoch_seeded_order)) if on)
+                                                       self.epoch_seeded_order, self.embed_init == "default",
+                                                       self.shared_init)) if on)
         return protocols.make_name(HYTAS_SAMPLER if self.epoch_sampler == "hytas" else PROTOCOL, switches, diffs)
 
     @classmethod
@@ -118,6 +127,10 @@ class TrainConfig:
             raise InvalidProtocolError(f"epoch_sampler {self.epoch_sampler!r}", ("epoch", "hytas"))
         if self.caf_fusions not in (None, 8):
             raise InvalidProtocolError(f"caf_fusions {self.caf_fusions!r}", (None, 8))
+        if self.embed_init not in EMBED_INITS:
+            raise InvalidProtocolError(f"embed_init {self.embed_init!r}", EMBED_INITS)
+        if not isinstance(self.shared_init, bool):
+            raise InvalidProtocolError(f"shared_init {self.shared_init!r}", (False, True))
         for name in ("epochs", "batch_size", "eval_every", "eval_batch_size"):
             check_int(getattr(self, name), name, 1, error=InvalidProtocolError)
         check_int(self.test_subset, "test_subset", 1, error=InvalidProtocolError, optional=True)
@@ -199,28 +212,34 @@ def reference_name(arch: object) -> Optional[str]:
     return name if name in REFERENCES else None
 
 
-def check_arch(arch: ArchLike, caf_fusions: Optional[int] = None) -> Optional[str]:
+def check_arch(arch: ArchLike, cfg: Optional[TrainConfig] = None) -> Optional[str]:
     """The reference model ``arch`` names, or None for an architecture of the space (which must
-    parse); ``caf_fusions`` (the ``caf8`` switch) only applies to the space's architectures, whose
-    fusions upstream's supernet fixed. Needs no data, so the CLI checks it before loading any."""
+    parse). The switches that model upstream's supernet (caf8, embed-init, shared-init) only apply
+    to the space's architectures. Needs no data, so the CLI checks it before loading any."""
     ref = reference_name(arch)
     if ref is None:
         parse(arch)
-    elif caf_fusions is not None:
-        raise InvalidProtocolError(f"the caf8 switch applies to HyTAS subnets, not to the {ref} reference",
-                                   (PROTOCOL, HYTAS_SAMPLER))
+        return None
+    cfg = cfg or TrainConfig()
+    on = [s for s, used in (("caf8", cfg.caf_fusions is not None), ("embed-init", cfg.embed_init != "trunc-normal"),
+                            ("shared-init", cfg.shared_init)) if used]
+    if on:
+        raise InvalidProtocolError(f"the {', '.join(on)} switch{'es apply' if len(on) > 1 else ' applies'} to HyTAS "
+                                   f"subnets, not to the {ref} reference", (PROTOCOL, HYTAS_SAMPLER, f"{HYTAS_SAMPLER}+lag+epoch-order"))
     return ref
 
 
-def make_model(arch: Union[ArchLike, SubNet], data: HSIData, drop_path: float,
-               caf_fusions: Optional[int] = None) -> SubNet:
-    """A fresh model of a space architecture or a reference (checked by :func:`check_arch`)."""
+def make_model(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -> SubNet:
+    """A fresh model of a space architecture or a reference (checked by :func:`check_arch`),
+    initialised as ``cfg`` says."""
     if isinstance(arch, SubNet):
         return arch
-    ref = check_arch(arch, caf_fusions)
+    ref = check_arch(arch, cfg)
     if ref is not None:
-        return REFERENCES[ref](data.bands, data.num_classes, data.band_patch, drop_path)
-    return build_model(arch, data.bands, data.num_classes, data.band_patch, drop_path, caf_fusions)
+        return REFERENCES[ref](data.bands, data.num_classes, data.band_patch, cfg.drop_path)
+    model = build_model(arch, data.bands, data.num_classes, data.band_patch, cfg.drop_path, cfg.caf_fusions,
+                        cfg.embed_init)
+    return init_from_supernet(model, cfg.seed) if cfg.shared_init else model
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> List[Dict[str, Any]]:
@@ -346,7 +365,7 @@ def _run(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig, ckpt: O
     device = resolve_device(cfg.device)
     amp = cfg.amp and device.type == "cuda"
     torch.manual_seed(cfg.seed)
-    model = make_model(arch, data, cfg.drop_path, cfg.caf_fusions).to(device).set_fused_attention(True)
+    model = make_model(arch, data, cfg).to(device).set_fused_attention(True)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, fused=True)
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
     sampler = PatchSampler(data.cube, data.band_patch, device)
@@ -433,7 +452,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="default %(default)s")
     p.add_argument("--protocol", default=PROTOCOL,
                    help=f"{PROTOCOL} (ours), {HYTAS_SAMPLER} (emulated upstream sampler) with optional switches "
-                        f"{', '.join('+' + s for s in SWITCHES)} (all: {HYTAS_SAMPLER_FULL})")
+                        f"{', '.join('+' + s for s in SWITCHES)} (upstream's training procedure: "
+                        f"{HYTAS_SAMPLER_FULL}; with its initialisation too: {HYTAS_SAMPLER_INIT})")
     p.add_argument("--epoch-sampler", choices=("epoch", "hytas"), default=None,
                    help="older spelling: 'hytas' = --protocol hytas-sampler")
     p.add_argument("--test-subset", type=int, default=d.test_subset,
@@ -458,7 +478,7 @@ def _main(a: argparse.Namespace) -> int:
                       batch_size=a.batch_size, test_subset=a.test_subset, progress=a.progress, **fields)
     # every argument is checked before any data is loaded, and the outputs before hours of training
     cfg.validate()
-    check_arch(a.arch, cfg.caf_fusions)
+    check_arch(a.arch, cfg)
     canonical_name(a.dataset)
     if a.split_seed is not None:
         check_seed(a.split_seed, "--split-seed")
