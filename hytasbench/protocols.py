@@ -15,7 +15,8 @@ every run and architecture; upstream's ``RASampler.set_epoch``); and two of upst
 initialisation: ``embed-init`` the patch embedding at PyTorch's default init (upstream's is a
 Conv2d that its truncated-normal init skips), ``shared-init`` every weight a slice of one
 supernet-shaped draw per seed (upstream sliced one supernet, so at one seed all architectures
-start from shared tensors; hytasbench.supernet_init).
+start from shared tensors; hytasbench.supernet_init) and a drop-path stream that does not
+depend on the architecture.
 
 Neither base is the protocol that produced the published OA: the authors' committed code does not
 record those settings (docs/training.md).
@@ -68,7 +69,9 @@ _SWITCH_TEXT = {
     "embed-init": ("the patch embedding at PyTorch's default init (weight and bias U(+-1/sqrt(fan_in))), as "
                    "upstream's Conv2d patch embedding, instead of truncated normal 0.02"),
     "shared-init": ("every weight a slice of one supernet-shaped draw per seed, as upstream's sliced supernet (at "
-                    "one seed every architecture starts from shared tensors)"),
+                    "one seed every architecture starts from shared tensors), and the drop-path masks drawn from a "
+                    "stream seeded after the model is built (the same for every architecture of one depth, as "
+                    "upstream's CUDA stream)"),
 }
 
 

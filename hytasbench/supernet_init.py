@@ -1,8 +1,10 @@
 """Upstream's shared start, emulated: every weight of a subnet a slice of one supernet-shaped draw.
 
-The HyTAS authors built each subnet by slicing one supernet (embed 360, MLP ratio 6, 10 layers;
-``experiments/search_space/space-hyper2000_sf.yaml`` at the pinned commit) created right after
-seeding torch with the run's seed. So at one seed every architecture starts from slices of the
+The HyTAS authors built each subnet by slicing one supernet (embed 360, MLP ratio 6, 10 layers:
+the ``SUPERNET`` of every ``experiments/config2000/configspace-hyper2-<id>.yaml`` that their
+retraining script reads, at the pinned commit), created after seeding torch with the run's seed
+(nothing that depends on the architecture draws in between, and DDP gives every GPU rank 0's
+weights). So at one seed every architecture starts from slices of the
 same tensors: two subnets of the same width share their patch embedding, class and position
 embeddings, CAF fusions and head exactly, and their attention and MLP weights are nested slices.
 Our subnets are standalone modules (docs/model.md); this module only gives one such a start (the

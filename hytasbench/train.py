@@ -231,15 +231,29 @@ def check_arch(arch: ArchLike, cfg: Optional[TrainConfig] = None) -> Optional[st
 
 def make_model(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -> SubNet:
     """A fresh model of a space architecture or a reference (checked by :func:`check_arch`),
-    initialised as ``cfg`` says."""
+    initialised as ``cfg`` says. Under ``shared_init`` torch's generator is then seeded again
+    with the seed, so the training-time random stream (drop-path masks) is the same for every
+    architecture of one depth, as upstream's, drawn from the CUDA generator that building the
+    model on the CPU leaves untouched. A model built by the caller must agree with ``cfg``'s
+    switches: a record names its protocol, so a switch it did not get is refused."""
     if isinstance(arch, SubNet):
+        got = {"caf8": arch.config.fusions == 8, "embed-init": arch.embed_init == "default"}
+        want = {"caf8": cfg.caf_fusions == 8, "embed-init": cfg.embed_init == "default"}
+        wrong = [s for s in got if got[s] != want[s]] + (["shared-init"] if cfg.shared_init else [])
+        if wrong:
+            raise InvalidProtocolError(f"the built model does not match the protocol's {', '.join(wrong)} switch "
+                                       "setting; pass the architecture instead, and the trainer builds it",
+                                       (cfg.protocol_name(),))
         return arch
     ref = check_arch(arch, cfg)
     if ref is not None:
         return REFERENCES[ref](data.bands, data.num_classes, data.band_patch, cfg.drop_path)
     model = build_model(arch, data.bands, data.num_classes, data.band_patch, cfg.drop_path, cfg.caf_fusions,
                         cfg.embed_init)
-    return init_from_supernet(model, cfg.seed) if cfg.shared_init else model
+    if cfg.shared_init:
+        init_from_supernet(model, cfg.seed)
+        torch.manual_seed(cfg.seed)
+    return model
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> List[Dict[str, Any]]:

@@ -112,8 +112,25 @@ def test_shared_init_keeps_the_distributions_and_ignores_the_depth():
     bound = 1 / math.sqrt(49 * BAND_PATCH)
     assert embed.weight.abs().max() <= bound and embed.weight.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.05)
     assert 0 < embed.bias.abs().max() <= bound
-    caf = deep.fusions[0]
-    assert caf.weight.abs().max() <= 1 / math.sqrt(2 * (BANDS + 1))
+    # the fusions are never sliced: networks of every width share them
+    assert all(torch.equal(f.weight, g.weight) and torch.equal(f.bias, g.bias)
+               for f, g in zip(deep.fusions, _shared(A, fusions=8).fusions))
+
+
+def test_shared_init_sets_every_parameter_not_only_the_drawn_ones():
+    """Biases and LayerNorms get the supernet's values (0 and 1) whatever the model held before."""
+    model = _model(A, fusions=8)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(7.0)
+    init_from_supernet(model, 0)
+    ref = _shared(A, fusions=8)
+    for (name, p), q in zip(model.named_parameters(), ref.parameters()):
+        assert torch.equal(p, q), name
+    norms = [m for m in model.modules() if isinstance(m, nn.LayerNorm)]
+    assert len(norms) == 2 * 4 + 1 and all(bool((m.weight == 1).all() and (m.bias == 0).all()) for m in norms)
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear) and m is not model.patch_embed]
+    assert all(m.bias.abs().max() == 0 for m in linears)
 
 
 def test_shared_init_refuses_what_is_not_a_slice_of_the_supernet(toy280):
@@ -131,6 +148,18 @@ def test_shared_init_refuses_what_is_not_a_slice_of_the_supernet(toy280):
 def test_the_trainer_starts_from_the_shared_slices_and_trains(toy280):
     cfg = TrainConfig.for_protocol("hytas-sampler+embed-init+shared-init", epochs=2, batch_size=16, device="cpu",
                                    threads=1, test_subset=10)
+    streams = []
+    for arch in (A, B):  # one depth: the same drop-path stream after building, whatever the architecture
+        torch.manual_seed(cfg.seed)
+        model = make_model(arch, toy280, cfg)
+        streams.append(torch.rand(5))
+    assert torch.equal(*streams)
+    plain = TrainConfig.for_protocol("hytas-sampler+embed-init", seed=cfg.seed)
+    for arch in (A, B):
+        torch.manual_seed(cfg.seed)
+        make_model(arch, toy280, plain)
+        streams.append(torch.rand(5))
+    assert not torch.equal(streams[2], streams[3])  # without the switch the architecture moves the stream
     a, b = make_model(A, toy280, cfg), make_model(B, toy280, cfg)
     assert torch.equal(a.patch_embed.weight, b.patch_embed.weight) and a.patch_embed.bias.abs().max() > 0
     assert torch.equal(a.patch_embed.weight, _shared(A, embed_init="default").patch_embed.weight)
@@ -138,6 +167,13 @@ def test_the_trainer_starts_from_the_shared_slices_and_trains(toy280):
     assert r.protocol == "hytas-sampler+embed-init+shared-init+custom(epochs=2,batch_size=16,test_subset=10)"
     assert r.config["shared_init"] is True and r.config["embed_init"] == "default"
     assert all(math.isfinite(h["loss"]) for h in r.history) and 0 <= r.oa <= 1
+    # a model built by the caller is run only under the switches it was built with
+    with pytest.raises(InvalidProtocolError, match="shared-init"):
+        train_and_evaluate(_model(A, embed_init="default"), toy280, cfg)
+    with pytest.raises(InvalidProtocolError, match="embed-init"):
+        train_and_evaluate(_model(A), toy280, TrainConfig.for_protocol("hytas-sampler+embed-init", epochs=1))
+    with pytest.raises(InvalidProtocolError, match="caf8"):
+        train_and_evaluate(_model(A), toy280, TrainConfig.for_protocol("hytas-sampler+caf8", epochs=1))
 
 
 def test_a_checkpoint_written_before_the_init_switches_resumes_only_its_own_run(toy280, tmp_path, monkeypatch):
@@ -160,5 +196,7 @@ def test_a_checkpoint_written_before_the_init_switches_resumes_only_its_own_run(
     assert saved["n"] == 1 and "embed_init" not in torch.load(path, weights_only=True)["identity"]["config"]
     with pytest.raises(CheckpointError, match="config.shared_init"):
         train_and_evaluate(A, toy280, TrainConfig(**{**cfg.__dict__, "shared_init": True}), checkpoint=path)
+    with pytest.raises(CheckpointError, match="config.embed_init"):
+        train_and_evaluate(A, toy280, TrainConfig(**{**cfg.__dict__, "embed_init": "default"}), checkpoint=path)
     resumed = train_and_evaluate(A, toy280, cfg, checkpoint=path)
     assert resumed.history == train_and_evaluate(A, toy280, cfg).history
