@@ -19,7 +19,6 @@ with the seed: this emulates the sharing and the distributions, not upstream's n
 from __future__ import annotations
 
 import math
-from typing import Callable, Tuple
 
 import torch
 from torch import nn
@@ -33,19 +32,23 @@ SUPER_EMBED, SUPER_MLP_RATIO, SUPER_DEPTH = 360, 6, 10
 SUPER_FUSIONS = SUPER_DEPTH - 2
 
 
-def _draws(g: torch.Generator) -> Tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor]]:
-    def trunc(*shape: int) -> torch.Tensor:
-        return nn.init.trunc_normal_(torch.empty(shape), std=0.02, generator=g)
+class _Draws:
+    """Tensors drawn in call order from one generator, with the distributions SubNet uses."""
 
-    def default(*shape: int) -> torch.Tensor:
+    def __init__(self, seed: int):
+        self.g = torch.Generator().manual_seed(seed)
+
+    def trunc(self, *shape: int) -> torch.Tensor:
+        return nn.init.trunc_normal_(torch.empty(shape), std=0.02, generator=self.g)
+
+    def default(self, *shape: int) -> torch.Tensor:
         """PyTorch's default init of a Linear or Conv2d weight: U(+-1/sqrt(fan_in))."""
-        return nn.init.kaiming_uniform_(torch.empty(shape), a=math.sqrt(5), generator=g)
-    return trunc, default
+        return nn.init.kaiming_uniform_(torch.empty(shape), a=math.sqrt(5), generator=self.g)
 
-
-def _uniform(g: torch.Generator, n: int, fan_in: int) -> torch.Tensor:
-    bound = 1.0 / math.sqrt(fan_in)
-    return nn.init.uniform_(torch.empty(n), -bound, bound, generator=g)
+    def bias(self, n: int, fan_in: int) -> torch.Tensor:
+        """PyTorch's default init of a Linear or Conv2d bias: U(+-1/sqrt(fan_in))."""
+        bound = 1.0 / math.sqrt(fan_in)
+        return nn.init.uniform_(torch.empty(n), -bound, bound, generator=self.g)
 
 
 def check_supernet_slice(model: SubNet) -> None:
@@ -70,18 +73,17 @@ def init_from_supernet(model: SubNet, seed: int) -> SubNet:
     following ``model.embed_init`` (``"default"``: upstream's Conv2d default, bias included)."""
     check_supernet_slice(model)
     c, e = model.config, model.config.embed_dim
-    g = torch.Generator().manual_seed(seed)
-    trunc, default = _draws(g)
+    d = _Draws(seed)
     hidden = SUPER_MLP_RATIO * SUPER_EMBED
     if model.embed_init == "default":
-        embed_w, embed_b = default(SUPER_EMBED, c.patch_dim), _uniform(g, SUPER_EMBED, c.patch_dim)
+        embed_w, embed_b = d.default(SUPER_EMBED, c.patch_dim), d.bias(SUPER_EMBED, c.patch_dim)
     else:
-        embed_w, embed_b = trunc(SUPER_EMBED, c.patch_dim), torch.zeros(SUPER_EMBED)
-    cls, pos = trunc(1, 1, SUPER_EMBED), trunc(1, c.tokens, SUPER_EMBED)
-    layers = [(trunc(3 * SUPER_EMBED, SUPER_EMBED), trunc(SUPER_EMBED, SUPER_EMBED),
-               trunc(hidden, SUPER_EMBED), trunc(SUPER_EMBED, hidden)) for _ in range(SUPER_DEPTH)]
-    fusions = [(default(c.tokens, c.tokens, 1, 2), _uniform(g, c.tokens, 2 * c.tokens)) for _ in range(SUPER_FUSIONS)]
-    head = trunc(c.num_classes, SUPER_EMBED)
+        embed_w, embed_b = d.trunc(SUPER_EMBED, c.patch_dim), torch.zeros(SUPER_EMBED)
+    cls, pos = d.trunc(1, 1, SUPER_EMBED), d.trunc(1, c.tokens, SUPER_EMBED)
+    layers = [(d.trunc(3 * SUPER_EMBED, SUPER_EMBED), d.trunc(SUPER_EMBED, SUPER_EMBED),
+               d.trunc(hidden, SUPER_EMBED), d.trunc(SUPER_EMBED, hidden)) for _ in range(SUPER_DEPTH)]
+    fusions = [(d.default(c.tokens, c.tokens, 1, 2), d.bias(c.tokens, 2 * c.tokens)) for _ in range(SUPER_FUSIONS)]
+    head = d.trunc(c.num_classes, SUPER_EMBED)
 
     model.patch_embed.weight.copy_(embed_w[:e])
     model.patch_embed.bias.copy_(embed_b[:e])

@@ -57,6 +57,9 @@ from .supernet_init import init_from_supernet
 from .tables import atomic_write_bytes
 
 SPECTRALFORMER, VIT = "spectralformer", "vit"
+#: Switches that model upstream's supernet: they apply to the space's architectures only, and a
+#: model built by the caller cannot be given them afterwards.
+SUPERNET_SWITCHES = ("caf8", "embed-init", "shared-init")
 #: Reference models outside the search space, by the name ``--arch`` and results use.
 REFERENCES = {SPECTRALFORMER: spectralformer_reference, VIT: vit_reference}
 
@@ -108,10 +111,13 @@ class TrainConfig:
         emulation switches in use, and any other deviation spelled out as ``+custom(k=v,...)``."""
         default = TrainConfig()
         diffs = [(k, str(getattr(self, k))) for k in self._PROTOCOL_FIELDS if getattr(self, k) != getattr(default, k)]
-        switches = tuple(s for s, on in zip(SWITCHES, (self.schedule_lag, self.caf_fusions == 8,
-                                                       self.epoch_seeded_order, self.embed_init == "default",
-                                                       self.shared_init)) if on)
-        return protocols.make_name(HYTAS_SAMPLER if self.epoch_sampler == "hytas" else PROTOCOL, switches, diffs)
+        return protocols.make_name(HYTAS_SAMPLER if self.epoch_sampler == "hytas" else PROTOCOL, self.switches(), diffs)
+
+    def switches(self) -> Tuple[str, ...]:
+        """The emulation switches these settings turn on, in name order."""
+        on = (self.schedule_lag, self.caf_fusions == 8, self.epoch_seeded_order, self.embed_init == "default",
+              self.shared_init)
+        return tuple(s for s, used in zip(SWITCHES, on) if used)
 
     @classmethod
     def for_protocol(cls, name: str, **settings: Any) -> "TrainConfig":
@@ -220,12 +226,11 @@ def check_arch(arch: ArchLike, cfg: Optional[TrainConfig] = None) -> Optional[st
     if ref is None:
         parse(arch)
         return None
-    cfg = cfg or TrainConfig()
-    on = [s for s, used in (("caf8", cfg.caf_fusions is not None), ("embed-init", cfg.embed_init != "trunc-normal"),
-                            ("shared-init", cfg.shared_init)) if used]
+    on = [s for s in (cfg or TrainConfig()).switches() if s in SUPERNET_SWITCHES]
     if on:
         raise InvalidProtocolError(f"the {', '.join(on)} switch{'es apply' if len(on) > 1 else ' applies'} to HyTAS "
-                                   f"subnets, not to the {ref} reference", (PROTOCOL, HYTAS_SAMPLER, f"{HYTAS_SAMPLER}+lag+epoch-order"))
+                                   f"subnets, not to the {ref} reference",
+                                   (PROTOCOL, HYTAS_SAMPLER, f"{HYTAS_SAMPLER}+lag+epoch-order"))
     return ref
 
 
@@ -237,9 +242,8 @@ def make_model(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -
     model on the CPU leaves untouched. A model built by the caller must agree with ``cfg``'s
     switches: a record names its protocol, so a switch it did not get is refused."""
     if isinstance(arch, SubNet):
-        got = {"caf8": arch.config.fusions == 8, "embed-init": arch.embed_init == "default"}
-        want = {"caf8": cfg.caf_fusions == 8, "embed-init": cfg.embed_init == "default"}
-        wrong = [s for s in got if got[s] != want[s]] + (["shared-init"] if cfg.shared_init else [])
+        built = {"caf8": arch.config.fusions == 8, "embed-init": arch.embed_init == "default", "shared-init": False}
+        wrong = [s for s in SUPERNET_SWITCHES if built[s] != (s in cfg.switches())]
         if wrong:
             raise InvalidProtocolError(f"the built model does not match the protocol's {', '.join(wrong)} switch "
                                        "setting; pass the architecture instead, and the trainer builds it",

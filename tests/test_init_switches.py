@@ -17,7 +17,8 @@ from hytasbench.costs import ModelConfig  # noqa: E402
 from hytasbench.errors import CheckpointError, InvalidProtocolError  # noqa: E402
 from hytasbench.model import SubNet, build_model, spectralformer_reference  # noqa: E402
 from hytasbench.supernet_init import init_from_supernet  # noqa: E402
-from hytasbench.train import HYTAS_SAMPLER_FULL, HYTAS_SAMPLER_INIT, TrainConfig, make_model, train_and_evaluate  # noqa: E402,E501
+from hytasbench.train import (HYTAS_SAMPLER_FULL, HYTAS_SAMPLER_INIT, TrainConfig, make_model,  # noqa: E402
+                              train_and_evaluate)
 
 BANDS, CLASSES, BAND_PATCH = 6, 3, 3
 A = "e32-h4534-r1412"   # id 397
@@ -110,7 +111,8 @@ def test_shared_init_keeps_the_distributions_and_ignores_the_depth():
     assert abs(big.mean().item()) < 1e-4 and all(blk.mlp.fc1.bias.abs().max() == 0 for blk in deep.blocks)
     embed = _shared("e240-h6666-r6666", embed_init="default").patch_embed
     bound = 1 / math.sqrt(49 * BAND_PATCH)
-    assert embed.weight.abs().max() <= bound and embed.weight.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.05)
+    assert embed.weight.abs().max() <= bound
+    assert embed.weight.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.05)
     assert 0 < embed.bias.abs().max() <= bound
     # the fusions are never sliced: networks of every width share them
     assert all(torch.equal(f.weight, g.weight) and torch.equal(f.bias, g.bias)
@@ -151,7 +153,7 @@ def test_the_trainer_starts_from_the_shared_slices_and_trains(toy280):
     streams = []
     for arch in (A, B):  # one depth: the same drop-path stream after building, whatever the architecture
         torch.manual_seed(cfg.seed)
-        model = make_model(arch, toy280, cfg)
+        make_model(arch, toy280, cfg)
         streams.append(torch.rand(5))
     assert torch.equal(*streams)
     plain = TrainConfig.for_protocol("hytas-sampler+embed-init", seed=cfg.seed)
@@ -184,7 +186,8 @@ def test_a_checkpoint_written_before_the_init_switches_resumes_only_its_own_run(
     real_save, saved = train_mod.checkpoint.save, {}
 
     def save_like_older_code(p, ident, *args, **kwargs):
-        ident = {**ident, "config": {k: v for k, v in ident["config"].items() if k not in ("embed_init", "shared_init")}}
+        older = {k: v for k, v in ident["config"].items() if k not in ("embed_init", "shared_init")}
+        ident = {**ident, "config": older}
         real_save(p, ident, *args, **kwargs)
         saved["n"] = saved.get("n", 0) + 1
         raise KeyboardInterrupt  # killed right after the first save
