@@ -230,7 +230,8 @@ def check_arch(arch: ArchLike, cfg: Optional[TrainConfig] = None) -> Optional[st
     if on:
         raise InvalidProtocolError(f"the {', '.join(on)} switch{'es apply' if len(on) > 1 else ' applies'} to HyTAS "
                                    f"subnets, not to the {ref} reference",
-                                   (PROTOCOL, HYTAS_SAMPLER, f"{HYTAS_SAMPLER}+lag+epoch-order"))
+                                   (PROTOCOL, HYTAS_SAMPLER, protocols.make_name(
+                                       HYTAS_SAMPLER, tuple(s for s in SWITCHES if s not in SUPERNET_SWITCHES))))
     return ref
 
 
@@ -243,7 +244,8 @@ def make_model(arch: Union[ArchLike, SubNet], data: HSIData, cfg: TrainConfig) -
     switches: a record names its protocol, so a switch it did not get is refused."""
     if isinstance(arch, SubNet):
         built = {"caf8": arch.config.fusions == 8, "embed-init": arch.embed_init == "default", "shared-init": False}
-        wrong = [s for s in SUPERNET_SWITCHES if built[s] != (s in cfg.switches())]
+        wanted = cfg.switches()
+        wrong = [s for s in SUPERNET_SWITCHES if built[s] != (s in wanted)]
         if wrong:
             raise InvalidProtocolError(f"the built model does not match the protocol's {', '.join(wrong)} switch "
                                        "setting; pass the architecture instead, and the trainer builds it",
